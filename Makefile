@@ -1,0 +1,34 @@
+# The two commands: `make demo` and `make test`. Each sets up what is missing first.
+# A virtualenv at .venv is created (or refreshed when pyproject.toml changes) unless one is active.
+SHELL := /bin/bash
+ifdef VIRTUAL_ENV
+PY := $(VIRTUAL_ENV)/bin/python
+STAMP := .venv-active.stamp
+else
+PY := .venv/bin/python
+STAMP := .venv/.installed
+endif
+RUN ?= runs/demo
+
+.PHONY: demo test setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@echo "setting up $(PY) (torch CPU build first, then the rest)"
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[llm,finetune,curate,publish,bench,dev]"
+	@touch $@
+
+demo: setup
+	$(PY) -m selfexec.cli trace examples/problems.jsonl --out $(RUN) --workers 2
+	@echo "run folder: $(RUN)  (traces in $(RUN)/traces/, stats in $(RUN)/stats/trace.json)"
+
+test: setup
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,1 @@
+"""The thin `selfexec` command-line face: argument parsing and recipe loading only."""

@@ -1,0 +1,23 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# tests never reach the network, and stay on one thread per process (2-core CI machines)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The bundled problem sets in ../shared/data (the repository sits next to `shared/`)."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"../shared/data not found: {path} (CI must provide the bundled data)")
+        pytest.skip(f"../shared/data not found: {path}")
+    return path

@@ -1,0 +1,4 @@
+"""Trace stage: load problem sets, run every (solution, test) in a sandbox under our own
+sys.settrace tracer, and write Trace rows (DESIGN §2, §5)."""
+
+TRACER_VERSION = "0.1.0"

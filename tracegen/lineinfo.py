@@ -1,0 +1,107 @@
+"""Static facts about the lines of a program, used by the tracer to skip work safely.
+
+The tracer re-renders containers only after a line that *could* have changed one in place. A line
+can do that if it stores into a subscript or attribute, deletes one, augments a name (`a += [1]`
+mutates a list that may be aliased), or calls something that is not known to be pure. Calls into
+the user's own functions are traced on their own, but we cannot tell them apart from library calls
+(`heappush(h, x)`) by name, so every unknown call counts. Being conservative here costs time, never
+correctness.
+"""
+
+from __future__ import annotations
+
+import ast
+
+# Builtins that never mutate their arguments (they may call user __str__/__iter__ code, which is traced).
+PURE_CALLS = frozenset(
+    "abs all any ascii bin bool chr divmod enumerate float format frozenset hash hex int isinstance "
+    "issubclass iter len list map max min oct ord pow print range repr reversed round set sorted str "
+    "sum tuple zip dict filter input bytes complex type id callable getattr hasattr".split()
+)
+# Method names that do not mutate the builtin types they are usually called on.
+PURE_METHODS = frozenset(
+    "split rsplit strip lstrip rstrip join count index find rfind startswith endswith upper lower "
+    "replace format isdigit isalpha isalnum isspace isupper islower title capitalize swapcase "
+    "get keys values items copy encode decode readline readlines read splitlines zfill center ljust "
+    "rjust partition rpartition issubset issuperset union intersection difference symmetric_difference "
+    "isdisjoint bit_length conjugate casefold expandtabs maketrans translate most_common".split()
+)
+
+
+def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]]]:
+    """(mutating line numbers, names declared `global` per function), from one parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset(), {}
+    return mutating_lines(tree), global_writes(tree)
+
+
+def mutating_lines(tree: ast.AST) -> frozenset[int]:
+    """Line numbers on which an in-place mutation may happen.
+
+    >>> sorted(mutating_lines(ast.parse("a = [1]\\nb = a\\nb.append(2)\\nx = len(b)\\n")))
+    [3]
+    """
+    lines: set[int] = set()
+    for stmt in ast.walk(tree):
+        if not isinstance(stmt, ast.stmt):
+            continue
+        for node in _header_nodes(stmt):
+            if _mutates(node):
+                lines.update(range(stmt.lineno, (_header_end(stmt) or stmt.lineno) + 1))
+                break
+    return frozenset(lines)
+
+
+def _header_nodes(stmt: ast.stmt) -> list[ast.AST]:
+    """The parts of a statement that run on its own line(s), not its nested body."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor)):
+        return [stmt.target, stmt.iter]
+    if isinstance(stmt, (ast.While, ast.If)):
+        return [stmt.test]
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        return list(stmt.items)
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return list(stmt.decorator_list) + ([stmt.args] if hasattr(stmt, "args") else list(stmt.bases))
+    if isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+        return []
+    if isinstance(stmt, ast.Match):
+        return [stmt.subject]
+    return [stmt]
+
+
+def _header_end(stmt: ast.stmt) -> int | None:
+    nodes = _header_nodes(stmt)
+    ends = [getattr(n, "end_lineno", None) for n in nodes]
+    ends = [e for e in ends if e is not None]
+    return max(ends) if ends else stmt.lineno
+
+
+def _mutates(node: ast.AST) -> bool:
+    for n in ast.walk(node):
+        if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, (ast.Store, ast.Del)):
+            return True
+        if isinstance(n, (ast.AugAssign, ast.Delete)):
+            return True
+        if isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Name) and f.id in PURE_CALLS:
+                continue
+            if isinstance(f, ast.Attribute) and f.attr in PURE_METHODS:
+                continue
+            return True
+        if isinstance(n, (ast.Yield, ast.YieldFrom, ast.Await)):
+            return True  # the consumer may send in or mutate anything while we are suspended
+    return False
+
+
+def global_writes(tree: ast.AST) -> dict[str, frozenset[str]]:
+    """Names each function declares `global`, by function name (the tracer watches them)."""
+    out: dict[str, set[str]] = {}
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Global):
+                    out.setdefault(fn.name, set()).update(n.names)
+    return {k: frozenset(v) for k, v in out.items()}

@@ -1,0 +1,169 @@
+"""The records that flow out of the trace stage: Problem (canonical input) and Trace (one run).
+
+Field names are a contract (DESIGN §2): tests, benchmarks and users' scripts read them.
+Each record is a slotted dataclass with an explicit Arrow schema, so parquet files written by
+different runs always have the same types, and an empty shard still has a schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+KINDS = ("stdio", "function")
+LABELS = ("correct", "incorrect", "unknown")
+STATUSES = (
+    "ok",
+    "runtime_error",
+    "timeout",
+    "memory",
+    "output_limit",
+    "event_budget",
+    "byte_budget",
+    "sandbox_violation",
+    "internal_error",
+)
+EVENT_KINDS = ("call", "line", "return", "exception")
+
+
+@dataclass(slots=True)
+class Solution:
+    solution_id: str
+    code: str
+    label: str = "unknown"  # correct | incorrect | unknown
+
+
+@dataclass(slots=True)
+class Test:
+    test_id: str
+    input: str  # stdin text (stdio) or the Python source of the argument list (function)
+    output: str | None = None  # expected stdout, or repr of the expected return value
+    public: bool = False
+    # Optional Python source run after the solution (function problems) with `candidate` bound to
+    # the entry point; the test passes when it raises nothing. Used where a benchmark's tests are
+    # assertions that are not a plain `f(args) == value` (HumanEval's random loops, tolerances).
+    check: str | None = None
+
+
+@dataclass(slots=True)
+class Problem:
+    problem_id: str
+    source: str
+    kind: str  # stdio | function
+    statement: str = ""
+    entry_point: str = ""
+    solutions: list[Solution] = field(default_factory=list)
+    tests: list[Test] = field(default_factory=list)
+    license: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Problem:
+        d = dict(d)
+        d["solutions"] = [Solution(**s) for s in d.get("solutions") or []]
+        d["tests"] = [Test(**t) for t in d.get("tests") or []]
+        d["meta"] = dict(d.get("meta") or {})
+        return cls(**d)
+
+
+@dataclass(slots=True)
+class Limits:
+    """Resource limits of one sandboxed run; part of the trace_id, so changing one re-traces."""
+
+    timeout_s: float = 10.0
+    memory_mb: int = 2048
+    max_events: int = 10_000
+    max_bytes: int = 1_000_000
+    max_stdout_bytes: int = 4_000_000
+    max_file_bytes: int = 16_000_000
+    max_open_files: int = 64
+    max_processes: int = 32
+    repr_chars: int = 120  # one rendered value is cut to about this many characters
+
+
+@dataclass(slots=True)
+class Trace:
+    trace_id: str
+    problem_id: str
+    solution_id: str
+    test_id: str
+    kind: str
+    code: str
+    input: str
+    expected_output: str | None
+    status: str
+    stdout: str
+    return_repr: str | None
+    exception: str | None
+    matches_expected: bool | None
+    n_events: int
+    events: list[dict[str, Any]]
+    tracer_version: str
+    python_version: str
+    wall_ms: float
+    source: str = ""
+    stderr: str = ""
+    reason: str = ""  # why a non-ok status happened, in words
+    sandbox: str = ""  # bwrap | rlimit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+CHANGE_TYPE = pa.struct([("name", pa.string()), ("value", pa.string()), ("elided", pa.bool_())])
+EVENT_TYPE = pa.struct(
+    [
+        ("step", pa.int32()),
+        ("event", pa.string()),
+        ("lineno", pa.int32()),
+        ("func", pa.string()),
+        ("depth", pa.int32()),
+        ("changes", pa.list_(CHANGE_TYPE)),
+        ("value", pa.string()),
+    ]
+)
+
+TRACE_SCHEMA = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("solution_id", pa.string()),
+        ("test_id", pa.string()),
+        ("kind", pa.string()),
+        ("code", pa.string()),
+        ("input", pa.string()),
+        ("expected_output", pa.string()),
+        ("status", pa.string()),
+        ("stdout", pa.string()),
+        ("return_repr", pa.string()),
+        ("exception", pa.string()),
+        ("matches_expected", pa.bool_()),
+        ("n_events", pa.int32()),
+        ("events", pa.list_(EVENT_TYPE)),
+        ("tracer_version", pa.string()),
+        ("python_version", pa.string()),
+        ("wall_ms", pa.float64()),
+        ("source", pa.string()),
+        ("stderr", pa.string()),
+        ("reason", pa.string()),
+        ("sandbox", pa.string()),
+    ],
+    metadata={"selfexec.record": "Trace", "selfexec.schema_version": SCHEMA_VERSION},
+)
+
+
+def traces_to_table(traces: list[Trace]) -> pa.Table:
+    return pa.Table.from_pylist([t.to_dict() for t in traces], schema=TRACE_SCHEMA)
+
+
+def trace_from_row(row: dict[str, Any]) -> Trace:
+    names = {f.name for f in dataclasses.fields(Trace)}
+    return Trace(**{k: v for k, v in row.items() if k in names})

@@ -1,0 +1,97 @@
+"""`trace_one(problem, solution, test, limits, sandbox) -> Trace`: the stage's core, engine-free."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+from typing import Any
+
+from . import TRACER_VERSION
+from .compare import reprs_match, stdout_matches
+from .records import Limits, Problem, Solution, Test, Trace
+from .sandbox import Sandbox
+
+PYTHON_VERSION = platform.python_version()
+
+
+def stdin_text(test_input: str) -> str:
+    """Stdin as the program should see it: LF line ends and a final newline (CodeContests tests
+    lost theirs upstream, and `input()` on a last line without one still works, but
+    `sys.stdin.readline()`-based parsers that strip the last char would not)."""
+    text = test_input.replace("\r\n", "\n")
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
+def trace_id(code: str, test_input: str, kind: str, entry_point: str, check: str | None,
+             limits: Limits, traced: bool = True) -> str:
+    """Content hash: same program, input, tracer and limits give the same id."""
+    payload = json.dumps(
+        [code, test_input, kind, entry_point, check, TRACER_VERSION, dataclasses.asdict(limits), traced],
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def make_job(problem: Problem, solution: Solution, test: Test, limits: Limits, trace: bool = True) -> dict[str, Any]:
+    job = dataclasses.asdict(limits)
+    job.update(
+        kind=problem.kind,
+        code=solution.code,
+        input=stdin_text(test.input) if problem.kind == "stdio" else test.input,
+        entry_point=problem.entry_point,
+        check=test.check,
+        trace=trace,
+    )
+    return job
+
+
+def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, sandbox: Sandbox,
+              trace: bool = True) -> Trace:
+    """Run one (solution, test) in the sandbox, traced unless `trace=False`, and make its row."""
+    job = make_job(problem, solution, test, limits, trace)
+    res = sandbox.run(job)
+    status = res.get("status", "internal_error")
+    stdout = res.get("stdout") or ""
+    return_repr = res.get("return_repr")
+    matches: bool | None
+    if status in ("ok", "event_budget", "byte_budget", "runtime_error"):
+        if problem.kind == "stdio":
+            matches = stdout_matches(stdout, test.output)
+        elif test.check:
+            matches = bool(res.get("check_passed")) and (
+                test.output is None or bool(reprs_match(return_repr, test.output)))
+        else:
+            matches = reprs_match(return_repr, test.output) if status != "runtime_error" else (
+                False if test.output is not None else None)
+        if status == "runtime_error" and problem.kind == "stdio" and test.output is not None:
+            matches = False
+    else:
+        matches = False if (test.output is not None or test.check) else None
+    events = res.get("events") or []
+    return Trace(
+        trace_id=trace_id(solution.code, test.input, problem.kind, problem.entry_point, test.check,
+                          limits, trace),
+        problem_id=problem.problem_id,
+        solution_id=solution.solution_id,
+        test_id=test.test_id,
+        kind=problem.kind,
+        code=solution.code,
+        input=test.input,
+        expected_output=test.output,
+        status=status,
+        stdout=stdout,
+        return_repr=return_repr,
+        exception=res.get("exception"),
+        matches_expected=matches,
+        n_events=len(events),
+        events=events,
+        tracer_version=TRACER_VERSION,
+        python_version=PYTHON_VERSION,
+        wall_ms=round(float(res.get("wall_ms") or 0.0), 3),
+        source=problem.source,
+        stderr=(res.get("stderr") or "")[:4000],
+        reason=res.get("reason") or "",
+        sandbox=sandbox.mode,
+    )

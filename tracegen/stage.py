@@ -1,0 +1,168 @@
+"""The trace stage: problems in, `RUN/traces/*.parquet` and `RUN/stats/trace.json` out.
+
+Reads top to bottom: validate the config, load the problems once (so bad input fails before any
+work), run the shards on the engine, merge the shard stats, write them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow.parquet as pq
+import yaml
+
+from . import TRACER_VERSION
+from .engine import ShardContext, counter_dict, merged_shard_stats, run_shards
+from .loaders import load_many
+from .records import TRACE_SCHEMA, Limits, Problem, traces_to_table
+from .runner import trace_one
+from .sandbox import Sandbox, resolve_mode
+
+FLUSH_ROWS = 128
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message says which and what to change."""
+
+
+@dataclass
+class TraceConfig:
+    inputs: list[str]
+    out: str
+    format: str = "auto"
+    workers: int = 1
+    shards: int = 8
+    sandbox: str = "auto"
+    max_problems: int | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    def validate(self) -> None:
+        if not self.inputs:
+            raise ConfigError("no problem files given: pass one or more paths (JSONL, JSON, parquet)")
+        for p in self.inputs:
+            if not Path(p).exists():
+                raise ConfigError(f"problem file not found: {p}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1 (got {self.workers})")
+        if self.shards < 1:
+            raise ConfigError(f"shards must be >= 1 (got {self.shards})")
+        lim = self.limits
+        if lim.timeout_s <= 0 or lim.memory_mb < 64:
+            raise ConfigError("timeout must be > 0 s and memory at least 64 MB")
+        if lim.max_events < 1 or lim.max_bytes < 1000:
+            raise ConfigError("max_events must be >= 1 and max_bytes >= 1000")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["inputs"] = [str(Path(p).resolve()) for p in self.inputs]
+        d["out"] = str(Path(self.out).resolve())
+        return d
+
+
+def load_config_problems(cfg: TraceConfig) -> list[Problem]:
+    problems = load_many(cfg.inputs, cfg.format)
+    return problems[: cfg.max_problems] if cfg.max_problems else problems
+
+
+def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Trace every (solution, test) pair; returns the stats also written to RUN/stats/trace.json."""
+    cfg.validate()
+    sandbox_mode = resolve_mode(cfg.sandbox)  # fails early if bwrap was asked for and is missing
+    problems = load_config_problems(cfg)
+    total = sum(len(p.solutions) * len(p.tests) for p in problems)
+    run = Path(cfg.out)
+    _check_same_settings(run, cfg)
+    for sub in ("traces", "stats", "logs"):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    shards = min(cfg.shards, max(1, len(problems)))
+    t0 = time.monotonic()
+    run_shards(
+        "trace", run, functools.partial(_trace_shard, cfg, sandbox_mode), tasks=shards,
+        workers=cfg.workers, on_progress=(lambda done: on_progress(done, total)) if on_progress else None,
+    )
+    stats = merged_shard_stats(run, "trace")
+    stats.update(
+        stage="trace", tracer_version=TRACER_VERSION, sandbox=sandbox_mode, shards=shards,
+        problems=len(problems), pairs=total, wall_s_this_call=round(time.monotonic() - t0, 3),
+    )
+    stats.setdefault("rows", 0)
+    (run / "stats" / "trace.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
+    return stats
+
+
+def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
+    """Resuming with other settings would mix rows of two configs in one run: refuse."""
+    recipe = run / "recipe.yaml"
+    mine = {"trace": {k: v for k, v in cfg.to_dict().items() if k not in ("workers", "out")}}
+    if recipe.exists():
+        old = yaml.safe_load(recipe.read_text()) or {}
+        if old.get("trace") and old["trace"] != mine["trace"]:
+            raise ConfigError(
+                f"{run} already holds a trace run with other settings; use a new --out folder "
+                f"or delete {run} to start over")
+    run.mkdir(parents=True, exist_ok=True)
+    tmp = recipe.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(mine, sort_keys=True))
+    os.replace(tmp, recipe)
+
+
+def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx: ShardContext) -> None:
+    problems = load_config_problems(cfg)
+    mine = [p for i, p in enumerate(problems) if i % world == rank]
+    out = Path(cfg.out) / "traces" / f"traces-{rank:05d}-of-{world:05d}.parquet"
+    tmp = out.with_name(f".{out.name}.tmp")
+    by_status: Counter = Counter()
+    by_source: Counter = Counter()
+    by_source_status: dict[str, Counter] = {}
+    events = 0
+    wall_ms = 0.0
+    done = 0
+    buf = []
+    t0 = time.monotonic()
+    last_report = 0.0
+    writer = pq.ParquetWriter(tmp, TRACE_SCHEMA, compression="zstd")
+    try:
+        with Sandbox(sandbox_mode) as sandbox:
+            for problem in mine:
+                for solution in problem.solutions:
+                    for test in problem.tests:
+                        tr = trace_one(problem, solution, test, cfg.limits, sandbox)
+                        buf.append(tr)
+                        by_status[tr.status] += 1
+                        by_source[problem.source] += 1
+                        by_source_status.setdefault(problem.source, Counter())[tr.status] += 1
+                        events += tr.n_events
+                        wall_ms += tr.wall_ms
+                        done += 1
+                        if len(buf) >= FLUSH_ROWS:
+                            writer.write_table(traces_to_table(buf))
+                            buf = []
+                        if time.monotonic() - last_report > 0.3:
+                            ctx.report_progress(done)
+                            last_report = time.monotonic()
+            if buf:
+                writer.write_table(traces_to_table(buf))
+        writer.close()
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, out)
+    ctx.report_progress(done)
+    ctx.write_stats({
+        "rows": done,
+        "by_status": counter_dict(by_status),
+        "by_source": counter_dict(by_source),
+        "by_source_status": {k: counter_dict(v) for k, v in by_source_status.items()},
+        "events": events,
+        "sandbox_wall_ms": round(wall_ms, 3),
+        "shard_seconds": round(time.monotonic() - t0, 3),
+    })
