@@ -37,9 +37,12 @@ def values_equal(a: Any, b: Any, tol: float = FLOAT_TOL) -> bool:
     True
     >>> values_equal((1, 2), [1, 2])
     False
+    >>> values_equal(0, False)
+    True
     """
     if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
+        # as `==` sees them: MBPP expects `False` where solutions return 0
+        return isinstance(a, int) and isinstance(b, int) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         if isinstance(a, int) and isinstance(b, int):
             return a == b

@@ -8,7 +8,9 @@ we keep the promise that tracing never changes what the program does.
 
 from __future__ import annotations
 
+import atexit
 import errno
+import gc
 import io
 import sys
 from typing import Any
@@ -65,6 +67,12 @@ class CapturedStdout(io.TextIOBase):
     def getvalue(self) -> str:
         return "".join(self._done) + "".join(self._new)
 
+    # attributes real file objects have; FastIO-style templates in CP solutions read them
+    mode = "w"
+    name = "<stdout>"
+    errors = "strict"
+    line_buffering = False
+
     def writable(self) -> bool:
         return True
 
@@ -95,13 +103,16 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str
             repr_chars=job.get("repr_chars", 120),
             stdout=out,
         )
-    saved = sys.stdout, sys.stdin
-    sys.stdout = out
+    saved = sys.stdout, sys.stdin, sys.__stdout__
+    sys.stdout = sys.__stdout__ = out
     if stdin is not None:
         sys.stdin = stdin
+    # The program's module namespace, held only through this list so that at the end it can
+    # become garbage exactly as __main__ does at interpreter exit.
+    module = [{"__name__": "__main__", "__builtins__": __builtins__}]
     result: dict[str, Any] = {"status": "ok", "exception": None, "return_repr": None, "reason": ""}
     try:
-        _run(job, tracer, result)
+        _run(job, tracer, result, module)
     except OutputLimitExceeded as exc:
         _fail(result, "output_limit", exc, "stdout cap reached; raise max_stdout_bytes to keep more")
     except OSError as exc:
@@ -123,7 +134,8 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str
     finally:
         if tracer is not None:
             tracer.stop()
-        sys.stdout, sys.stdin = saved
+        _like_interpreter_exit(out, result, module)
+        sys.stdout, sys.stdin, sys.__stdout__ = saved
     if tracer is not None:
         if tracer.stopped and result["status"] == "ok":
             result["status"] = tracer.stopped
@@ -136,6 +148,21 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str
         result["events"] = []
     result["stdout"] = out.getvalue()
     return result
+
+
+def _like_interpreter_exit(out: CapturedStdout, result: dict, module: list) -> None:
+    """What CPython does at exit and a program may rely on: run atexit handlers, flush a
+    replaced sys.stdout, then let the module namespace become garbage so buffered writers are
+    finalized with their globals intact (CP "FastIO" templates flush in IOBase.__del__)."""
+    try:
+        atexit._run_exitfuncs()
+        if sys.stdout is not out:
+            sys.stdout.flush()
+        module.clear()
+        gc.collect()
+    except BaseException as exc:
+        if result["status"] == "ok":
+            _fail(result, "runtime_error", exc, "error while flushing output at exit")
 
 
 def _fail(result: dict, status: str, exc: BaseException, reason: str) -> None:
@@ -151,9 +178,9 @@ def _safe(exc: BaseException) -> str:
         return "<unprintable>"
 
 
-def _run(job: dict[str, Any], tracer: Tracer | None, result: dict[str, Any]) -> None:
+def _run(job: dict[str, Any], tracer: Tracer | None, result: dict[str, Any], module: list) -> None:
+    g = module[0]
     code_obj = compile(job["code"], USER_FILENAME, "exec")
-    g: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     if job["kind"] == "stdio":
         if tracer is not None:
             tracer.start()
@@ -181,7 +208,10 @@ def _run(job: dict[str, Any], tracer: Tracer | None, result: dict[str, Any]) -> 
             value = fn(*call[0], **call[1])
             r = repr(value)
             result["return_repr"] = r if len(r) <= RETURN_REPR_CAP else r[:RETURN_REPR_CAP]
-            result["return_repr_cut"] = len(r) > RETURN_REPR_CAP
+            plain = _plain(value, 20)
+            if plain is not value:
+                # Counter, OrderedDict, namedtuple...: compare as the builtin they equal
+                result["return_plain_repr"] = repr(plain)[:RETURN_REPR_CAP]
         if job.get("check"):
             check_g = dict(g)
             check_g["candidate"] = fn
@@ -190,3 +220,23 @@ def _run(job: dict[str, Any], tracer: Tracer | None, result: dict[str, Any]) -> 
     finally:
         if tracer is not None:
             tracer.stop()
+
+
+def _plain(v: Any, depth: int) -> Any:
+    """`v` with builtin-container subclasses turned into their base type (as `==` sees them)."""
+    if depth <= 0:
+        return v
+    t = type(v)
+    if t in (int, float, str, bool, type(None), bytes, complex):
+        return v
+    for base in (dict, list, tuple, set, frozenset):
+        if isinstance(v, base):
+            if base is dict:
+                items = {_plain(k, depth - 1): _plain(x, depth - 1) for k, x in v.items()}
+                same = t is dict and all(a is b for a, b in zip(items.values(), v.values()))
+                return v if same else items
+            parts = [_plain(x, depth - 1) for x in v]
+            if t is base and all(a is b for a, b in zip(parts, v)):
+                return v
+            return base(parts)
+    return v

@@ -40,6 +40,8 @@ class Solution:
 
 @dataclass(slots=True)
 class Test:
+    __test__ = False  # not a pytest test class
+
     test_id: str
     input: str  # stdin text (stdio) or the Python source of the argument list (function)
     output: str | None = None  # expected stdout, or repr of the expected return value

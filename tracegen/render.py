@@ -9,6 +9,7 @@ Object reprs never contain memory addresses: they would make two runs of the sam
 from __future__ import annotations
 
 import re
+import threading
 from collections import deque
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 
@@ -134,6 +135,10 @@ def _render_dict(d: dict, budget: int, depth: int) -> str:
 
 def _render_object(v: object, budget: int, depth: int) -> str:
     t = type(v)
+    if isinstance(v, threading.Thread):
+        # the default repr holds the OS thread id, which differs run to run
+        state = "alive" if v.is_alive() else ("stopped" if v.ident else "initial")
+        return f"<Thread {v.name} {state}>"
     if t.__repr__ is object.__repr__:
         # A user object without its own repr: show its attributes, not its address.
         attrs = getattr(v, "__dict__", None)

@@ -55,15 +55,16 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     status = res.get("status", "internal_error")
     stdout = res.get("stdout") or ""
     return_repr = res.get("return_repr")
+    compared_repr = res.get("return_plain_repr") or return_repr
     matches: bool | None
     if status in ("ok", "event_budget", "byte_budget", "runtime_error"):
         if problem.kind == "stdio":
             matches = stdout_matches(stdout, test.output)
         elif test.check:
             matches = bool(res.get("check_passed")) and (
-                test.output is None or bool(reprs_match(return_repr, test.output)))
+                test.output is None or bool(reprs_match(compared_repr, test.output)))
         else:
-            matches = reprs_match(return_repr, test.output) if status != "runtime_error" else (
+            matches = reprs_match(compared_repr, test.output) if status != "runtime_error" else (
                 False if test.output is not None else None)
         if status == "runtime_error" and problem.kind == "stdio" and test.output is not None:
             matches = False

@@ -69,6 +69,7 @@ class Tracer:
     def stop(self) -> None:
         sys.settrace(None)
         threading.settrace(None)  # type: ignore[arg-type]
+        self._suspended.clear()  # drop our references to the program's objects
         if self.stdout is not None:
             self._flush_stdout()
 

@@ -95,8 +95,9 @@ def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[st
         os.close(r)
         _child(job, workdir, drop, w)
     os.close(w)
-    data, timed_out, too_big = _collect(r, pid, t0 + job["timeout_s"])
-    _, wstatus = os.waitpid(pid, 0)
+    data, timed_out, too_big, wstatus = _collect(r, pid, t0 + job["timeout_s"])
+    if wstatus is None:
+        _, wstatus = os.waitpid(pid, 0)
     _kill_leftovers(pid, drop)
     wall_ms = (time.monotonic() - t0) * 1000
     stderr = _read_capped(os.path.join(workdir, "stderr.txt"), 8000)
@@ -166,28 +167,41 @@ def _set_limits(job: dict[str, Any], drop: bool) -> None:
         resource.setrlimit(what, (value, value))
 
 
-def _collect(r: int, pid: int, deadline: float) -> tuple[bytes, bool, bool]:
+def _collect(r: int, pid: int, deadline: float) -> tuple[bytes, bool, bool, int | None]:
+    """Read the child's length-prefixed result. Returns (data, timed_out, too_big, wait status
+    if the child was already reaped). We stop at the announced length, not at EOF: a grandchild
+    the program left behind may hold the pipe open for ever."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            _killpg(pid)
-            os.close(r)
-            return b"", True, False
-        ready, _, _ = select.select([r], [], [], min(left, 0.5))
-        if not ready:
-            continue
-        chunk = os.read(r, 1 << 20)
-        if not chunk:
-            os.close(r)
-            return b"".join(chunks), False, False
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > RESULT_CAP:
-            _killpg(pid)
-            os.close(r)
-            return b"", False, True
+    need = None
+    wstatus = None
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _killpg(pid)
+                return b"", True, False, wstatus
+            ready, _, _ = select.select([r], [], [], min(left, 0.1))
+            if ready:
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks), False, False, wstatus
+                chunks.append(chunk)
+                size += len(chunk)
+                if need is None and size >= 4:
+                    need = 4 + struct.unpack(">I", b"".join(chunks)[:4])[0]
+                if need is not None and size >= need:
+                    return b"".join(chunks), False, False, wstatus
+                if size > RESULT_CAP:
+                    _killpg(pid)
+                    return b"", False, True, wstatus
+            elif wstatus is None:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    wstatus = status  # died without a full result; drain what is there, then stop
+                    deadline = min(deadline, time.monotonic() + 0.2)
+    finally:
+        os.close(r)
 
 
 def _killpg(pid: int) -> None:

@@ -1,0 +1,306 @@
+"""Trace-stage throughput on CRUXEval (800 function problems), sandbox included.
+
+    python benchmarks/throughput.py [--quick] [--data PATH] [--sandbox auto|bwrap|rlimit]
+
+  (a) 1 worker : one Sandbox, trace_one over every (problem, solution, test) in a loop.
+                 For scale, the same loop untraced (trace=False: the sandbox's own cost) and traced
+                 in-process with no sandbox at all (run_job directly).
+  (b) 2 workers: two processes (multiprocessing, fork), each with its own Sandbox and every other
+                 item; wall time from the moment both sandboxes are up to the last one finishing.
+  (c) the real stage: tracegen.stage.run_trace_stage with workers 1 and 2, default shards, fresh
+                 temp out dirs (engine start-up, per-shard loading and sandbox start, parquet writing).
+
+Every figure is measured in this run. `--quick` uses the first 200 items. Exits 0 unless a run
+crashes; targets are reported as PASS/MISS.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import io
+import multiprocessing as mp
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from tracegen import TRACER_VERSION
+from tracegen.harness import run_job
+from tracegen.loaders import load_problems
+from tracegen.records import Limits
+from tracegen.runner import make_job, trace_one
+from tracegen.sandbox import Sandbox, resolve_mode
+from tracegen.stage import TraceConfig, run_trace_stage
+
+DEFAULT_DATA = "/work/shared/data/cruxeval/cruxeval.jsonl"
+TARGET_PER_CORE = 300.0
+TARGET_SPEEDUP = 1.8
+
+_ITEMS: list = []  # set before forking the 2-worker processes
+
+
+def all_items(problems):
+    return [(p, s, t) for p in problems for s in p.solutions for t in p.tests]
+
+
+def _cpu():
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    return s.ru_utime + s.ru_stime
+
+
+def _machine():
+    """(busy, steal, total) jiffies of the whole machine from /proc/stat (other tenants included;
+    the sandbox's jailed processes are not our waited-for children, so rusage misses them)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return (0, 0, 0)
+    user, nice, system, idle, iowait, irq, softirq, steal = (v + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal, sum(v[:8])
+
+
+def _machine_delta(m0, m1, wall_s):
+    hz = os.sysconf("SC_CLK_TCK")
+    return (m1[0] - m0[0]) / hz / wall_s, (m1[1] - m0[1]) / hz / wall_s
+
+
+def one_worker(items, mode: str, limits: Limits, trace: bool = True) -> dict:
+    """One Sandbox, trace_one over all items. Loop time excludes the sandbox start (reported apart);
+    CPU seconds include it (the children's CPU is only known once the sandbox is closed)."""
+    statuses: Counter = Counter()
+    events = 0
+    child_ms = 0.0
+    with Sandbox(mode) as sb:
+        # first job separately: it waits for the worker's start-up (bwrap, interpreter, imports)
+        t0 = time.perf_counter()
+        p, s, t = items[0]
+        tr = trace_one(p, s, t, limits, sb, trace=trace)
+        first_s = time.perf_counter() - t0
+        statuses[tr.status] += 1
+        events += tr.n_events
+        cpu0, m0 = _cpu(), _machine()
+        t_up = time.perf_counter()
+        for p, s, t in items[1:]:
+            tr = trace_one(p, s, t, limits, sb, trace=trace)
+            statuses[tr.status] += 1
+            events += tr.n_events
+            child_ms += tr.wall_ms
+        t_end = time.perf_counter()
+        cpu1, m1 = _cpu(), _machine()
+        used = sb.mode
+    busy, steal = _machine_delta(m0, m1, t_end - t_up)
+    # the loop rate is over items[1:]; n counts those
+    return dict(n=len(items) - 1, loop_s=t_end - t_up, first_s=first_s, statuses=statuses, events=events,
+                child_s=child_ms / 1000, mode=used, cpu_parent=cpu1 - cpu0, busy=busy, steal=steal)
+
+
+def in_process(items, limits: Limits) -> dict:
+    """The traced runs with no sandbox: run_job in this process (stdin empty for function jobs)."""
+    statuses: Counter = Counter()
+    t0 = time.perf_counter()
+    for p, s, t in items:
+        job = make_job(p, s, t, limits, True)
+        res = run_job(job, stdin=io.StringIO(job["input"] if job["kind"] == "stdio" else ""))
+        statuses[res["status"]] += 1
+    return dict(n=len(items), loop_s=time.perf_counter() - t0, statuses=statuses)
+
+
+def _worker_proc(rank: int, world: int, mode: str, limits: Limits, barrier, queue) -> None:
+    items = _ITEMS[rank::world]
+    statuses: Counter = Counter()
+    with Sandbox(mode) as sb:
+        # the first item waits for the worker's start-up; run it before the clock, as in (a)
+        p, s, t = items[0]
+        statuses[trace_one(p, s, t, limits, sb).status] += 1
+        barrier.wait()
+        m0 = _machine()
+        t0 = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
+        for p, s, t in items[1:]:
+            statuses[trace_one(p, s, t, limits, sb).status] += 1
+        t1 = time.perf_counter()
+        m1 = _machine()
+    queue.put((rank, t0, t1, len(items) - 1, dict(statuses), m0, m1))
+
+
+def two_workers(items, mode: str, limits: Limits, world: int = 2) -> dict:
+    global _ITEMS
+    _ITEMS = items
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(world)
+    queue = ctx.Queue()
+    t0 = time.perf_counter()
+    procs = [ctx.Process(target=_worker_proc, args=(r, world, mode, limits, barrier, queue)) for r in range(world)]
+    for pr in procs:
+        pr.start()
+    results = [queue.get(timeout=1800) for _ in procs]
+    for pr in procs:
+        pr.join()
+    total_s = time.perf_counter() - t0
+    bad = [pr.exitcode for pr in procs if pr.exitcode != 0]
+    if bad:
+        raise RuntimeError(f"a worker process failed with exit code {bad}")
+    start = min(r[1] for r in results)
+    end = max(r[2] for r in results)
+    statuses: Counter = Counter()
+    for r in results:
+        statuses.update(r[4])
+    first = min(results, key=lambda r: r[1])
+    last = max(results, key=lambda r: r[2])
+    busy, steal = _machine_delta(first[5], last[6], end - start)
+    return dict(n=sum(r[3] for r in results), loop_s=end - start, total_s=total_s, statuses=statuses,
+                busy=busy, steal=steal,
+                per_worker=[(r[0], r[3], r[2] - r[1]) for r in sorted(results)])
+
+
+def stage_run(data: str, workers: int, max_problems: int | None, mode: str) -> dict:
+    out = tempfile.mkdtemp(prefix=f"bench-stage-w{workers}-")
+    try:
+        cfg = TraceConfig(inputs=[data], out=out, workers=workers, sandbox=mode, max_problems=max_problems)
+        t0 = time.perf_counter()
+        stats = run_trace_stage(cfg)
+        dt = time.perf_counter() - t0
+        rows = sum(1 for _ in Path(out, "traces").glob("*.parquet"))
+        return dict(n=stats.get("rows", 0), wall_s=dt, shards=stats.get("shards"), files=rows,
+                    shard_s=stats.get("shard_seconds", 0.0), sandbox=stats.get("sandbox"),
+                    statuses=stats.get("by_status", {}))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def fmt_status(c) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(dict(c).items()))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="first 200 items only")
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "rlimit"))
+    ap.add_argument("--skip-stage", action="store_true", help="skip (c), the CLI stage runs")
+    args = ap.parse_args()
+
+    problems = load_problems(args.data)
+    max_problems = 200 if args.quick else None
+    if max_problems:
+        problems = problems[:max_problems]
+    items = all_items(problems)
+    limits = Limits()
+    mode = resolve_mode(args.sandbox)
+    ncpu = os.cpu_count() or 1
+    print(f"# throughput  (python {platform.python_version()}, tracer {TRACER_VERSION}, {ncpu} cpus, "
+          f"sandbox {args.sandbox} -> {mode}, {len(problems)} problems -> {len(items)} traces, "
+          f"default Limits: {limits.max_events} events / {limits.max_bytes} bytes)\n", flush=True)
+
+    # background load of this shared machine, for reading the "cores busy" figures below
+    m0, t0 = _machine(), time.perf_counter()
+    time.sleep(1.0)
+    idle_busy, idle_steal = _machine_delta(m0, _machine(), time.perf_counter() - t0)
+    print(f"  background: {idle_busy:.2f} of {ncpu} cores busy before the runs (steal {idle_steal:.2f})",
+          flush=True)
+
+    # warm the page cache and imports once so (a) does not pay for them
+    with Sandbox(mode) as sb:
+        for p, s, t in items[:20]:
+            trace_one(p, s, t, limits, sb)
+
+    a = one_worker(items, mode, limits, trace=True)
+    print(f"  (a) 1 worker traced       : {a['n'] / a['loop_s']:7.1f} traces/s", flush=True)
+    a_untraced = one_worker(items, mode, limits, trace=False)
+    print(f"      1 worker untraced     : {a_untraced['n'] / a_untraced['loop_s']:7.1f} runs/s", flush=True)
+    inproc = in_process(items, limits)
+    print(f"      in-process, no sandbox: {inproc['n'] / inproc['loop_s']:7.1f} traces/s", flush=True)
+    b = two_workers(items, mode, limits)
+    print(f"  (b) 2 workers traced      : {b['n'] / b['loop_s']:7.1f} traces/s", flush=True)
+    c = []
+    if not args.skip_stage:
+        for w in (1, 2):
+            c.append((w, stage_run(args.data, w, max_problems, args.sandbox)))
+            print(f"  (c) stage, workers={w}     : {c[-1][1]['n'] / c[-1][1]['wall_s']:7.1f} traces/s", flush=True)
+
+    r1 = a["n"] / a["loop_s"]
+    r2 = b["n"] / b["loop_s"]
+    cores2 = min(2, ncpu)
+    per_core_2 = r2 / cores2
+    speedup = r2 / r1
+
+    print("\n## (a)/(b) trace_one loops (worker start-up excluded: (a) times items after the first;\n"
+          "##  (b) times from both sandboxes being up to the last item)\n")
+    hdr = f"{'run':34s} {'timed':>6s} {'wall s':>7s} {'traces/s':>9s} {'ms/trace':>9s}  statuses (all items)"
+    print(hdr)
+    print("-" * (len(hdr) + 20))
+
+    def line(name, n, s, st):
+        print(f"{name:34s} {n:6d} {s:7.2f} {n / s:9.1f} {1000 * s / n:9.2f}  {fmt_status(st)}")
+
+    line(f"(a) 1 worker, traced [{a['mode']}]", a["n"], a["loop_s"], a["statuses"])
+    line(f"    1 worker, untraced [{a_untraced['mode']}]", a_untraced["n"], a_untraced["loop_s"],
+         a_untraced["statuses"])
+    line("    traced in-process, no sandbox", inproc["n"], inproc["loop_s"], inproc["statuses"])
+    line(f"(b) 2 workers, traced [{mode}]", b["n"], b["loop_s"], b["statuses"])
+    print(f"      cores busy (whole machine) during the timed loops: (a) {a['busy']:.2f}, "
+          f"(b) {b['busy']:.2f} of {ncpu}; background before the runs {idle_busy:.2f}")
+    for rank, n, s in b["per_worker"]:
+        print(f"      worker {rank}: {n} traces in {s:.2f} s ({n / s:.1f}/s)")
+    print(f"      whole (b) incl. process + sandbox start-up: {b['total_s']:.2f} s "
+          f"for {b['n'] + 2} traces ({(b['n'] + 2) / b['total_s']:.1f} traces/s)")
+
+    n = a["n"]
+    print("\n## Where one traced item's time goes (1 worker)\n")
+    print(f"  first job (waits for bwrap + worker start-up) : {1000 * a['first_s']:8.1f} ms once")
+    print(f"  per trace, steady loop                        : {1000 * a['loop_s'] / n:8.2f} ms")
+    print(f"    in the worker's run_in_child (mkdir, fork,  : {1000 * a['child_s'] / n:8.2f} ms  "
+          f"(untraced: {1000 * a_untraced['child_s'] / a_untraced['n']:.2f} ms)")
+    print(f"     child runs + exits, reap; its wall_ms)")
+    print(f"    the rest (pipe, JSON, parent, rmtree)       : {1000 * (a['loop_s'] - a['child_s']) / n:8.2f} ms")
+    print(f"    the traced run_job itself, in-process       : {1000 * inproc['loop_s'] / inproc['n']:8.2f} ms")
+    print(f"  parent CPU {1000 * a['cpu_parent'] / n:.2f} ms/trace; whole machine busy {a['busy']:.2f} "
+          f"of {ncpu} cores during the loop (steal {a['steal']:.2f}); events: {a['events']:,d} "
+          f"({a['events'] / (n + 1):.1f} per trace)")
+
+    if c:
+        print("\n## (c) the real trace stage (run_trace_stage, datatrove engine, fresh out dirs)\n")
+        hdr = f"{'workers':>7s} {'shards':>6s} {'traces':>6s} {'wall s':>7s} {'traces/s':>9s} {'sum shard s':>11s}  statuses"
+        print(hdr)
+        print("-" * (len(hdr) + 20))
+        for w, r in c:
+            print(f"{w:7d} {r['shards']:6d} {r['n']:6d} {r['wall_s']:7.2f} {r['n'] / r['wall_s']:9.1f} "
+                  f"{r['shard_s']:11.2f}  {fmt_status(r['statuses'])}")
+        print(f"  stage vs bare loop: workers=1 {c[0][1]['n'] / c[0][1]['wall_s'] / r1:.2f}x of (a), "
+              f"workers=2 {c[1][1]['n'] / c[1][1]['wall_s'] / r2:.2f}x of (b)")
+        if c[0][1]["n"] != len(items) or c[1][1]["n"] != len(items):
+            print(f"  NOTE: the stage wrote {c[0][1]['n']} / {c[1][1]['n']} rows of {len(items)} items")
+
+    print("\n## Summary and targets\n")
+    print(f"  sandbox mode used              : {a['mode']}")
+    print(f"  1 worker                       : {r1:7.1f} traces/s")
+    print(f"  2 workers                      : {r2:7.1f} traces/s")
+    print(f"  per core (2 workers / {cores2})       : {per_core_2:7.1f} traces/s")
+    print(f"  per busy core                  : 1 worker {r1 / max(a['busy'], 1e-9):.1f} "
+          f"(it kept {a['busy']:.2f} cores busy), 2 workers {r2 / max(b['busy'], 1e-9):.1f} "
+          f"({b['busy']:.2f} busy)")
+    ok_core = min(r1, per_core_2) >= TARGET_PER_CORE
+    print(f"  target >= {TARGET_PER_CORE:.0f} traces/s per core   : 1 worker {r1:.1f}, 2 workers per core "
+          f"{per_core_2:.1f}  {'PASS' if ok_core else 'MISS'}")
+    print(f"  target 2 workers >= {TARGET_SPEEDUP}x one    : {speedup:.2f}x  "
+          f"{'PASS' if speedup >= TARGET_SPEEDUP else 'MISS'}")
+    if c:
+        s1 = c[0][1]["n"] / c[0][1]["wall_s"]
+        s2 = c[1][1]["n"] / c[1][1]["wall_s"]
+        print(f"  through the stage              : 1 worker {s1:.1f}/s, 2 workers {s2:.1f}/s "
+              f"({s2 / s1:.2f}x)  [per core {s2 / cores2:.1f}: "
+              f"{'PASS' if min(s1, s2 / cores2) >= TARGET_PER_CORE else 'MISS'}; speed-up "
+              f"{'PASS' if s2 / s1 >= TARGET_SPEEDUP else 'MISS'}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
