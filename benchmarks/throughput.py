@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
+import gc
 import io
 import multiprocessing as mp
 import platform
@@ -104,14 +105,22 @@ def one_worker(items, mode: str, limits: Limits, trace: bool = True) -> dict:
 
 
 def in_process(items, limits: Limits) -> dict:
-    """The traced runs with no sandbox: run_job in this process (stdin empty for function jobs)."""
+    """The traced runs with no sandbox: run_job in this process (stdin empty for function jobs).
+    gc.freeze() first, as the sandbox worker does before forking: run_job ends with a gc.collect(),
+    which would otherwise walk this whole process's heap (problems, pyarrow, ...) on every job."""
     statuses: Counter = Counter()
-    t0 = time.perf_counter()
-    for p, s, t in items:
-        job = make_job(p, s, t, limits, True)
-        res = run_job(job, stdin=io.StringIO(job["input"] if job["kind"] == "stdio" else ""))
-        statuses[res["status"]] += 1
-    return dict(n=len(items), loop_s=time.perf_counter() - t0, statuses=statuses)
+    gc.collect()
+    gc.freeze()
+    try:
+        t0 = time.perf_counter()
+        for p, s, t in items:
+            job = make_job(p, s, t, limits, True)
+            res = run_job(job, stdin=io.StringIO(job["input"] if job["kind"] == "stdio" else ""))
+            statuses[res["status"]] += 1
+        dt = time.perf_counter() - t0
+    finally:
+        gc.unfreeze()
+    return dict(n=len(items), loop_s=dt, statuses=statuses)
 
 
 def _worker_proc(rank: int, world: int, mode: str, limits: Limits, barrier, queue) -> None:
@@ -261,7 +270,8 @@ def main() -> int:
           f"(untraced: {1000 * a_untraced['child_s'] / a_untraced['n']:.2f} ms)")
     print(f"     child runs + exits, reap; its wall_ms)")
     print(f"    the rest (pipe, JSON, parent, rmtree)       : {1000 * (a['loop_s'] - a['child_s']) / n:8.2f} ms")
-    print(f"    the traced run_job itself, in-process       : {1000 * inproc['loop_s'] / inproc['n']:8.2f} ms")
+    print(f"    the traced run_job itself, in-process       : {1000 * inproc['loop_s'] / inproc['n']:8.2f} ms"
+          "  (gc.freeze()'d heap, as in the worker)")
     print(f"  parent CPU {1000 * a['cpu_parent'] / n:.2f} ms/trace; whole machine busy {a['busy']:.2f} "
           f"of {ncpu} cores during the loop (steal {a['steal']:.2f}); events: {a['events']:,d} "
           f"({a['events'] / (n + 1):.1f} per trace)")
