@@ -55,6 +55,23 @@ TRICKY = {
             row[0] = 99
             return dp
         """), "4", "f"),
+    "big_tables": ("stdio", textwrap.dedent("""\
+        n = 400
+        sieve = [True] * n
+        for i in range(2, 20):
+            if sieve[i]:
+                for j in range(i * i, n, i):
+                    sieve[j] = False
+        sieve[3] = 7
+        dp = [[0] * 60 for _ in range(30)]
+        for i in range(1, 30):
+            for w in range(60):
+                dp[i][w] = max(dp[i - 1][w], dp[i - 1][w - 1] + i * 1000 if w else 0)
+        dp[0][1] = -5
+        alias = dp[0]
+        alias[2] = 12345678901234
+        print(sum(sieve), dp[29][59])
+        """), "", ""),
     "global_nonlocal": ("function", textwrap.dedent("""\
         counter = 0
         log = []

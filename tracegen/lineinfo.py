@@ -105,3 +105,40 @@ def global_writes(tree: ast.AST) -> dict[str, frozenset[str]]:
                 if isinstance(n, ast.Global):
                     out.setdefault(fn.name, set()).update(n.names)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+_STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL",
+              "DELETE_FAST", "DELETE_NAME", "DELETE_DEREF", "DELETE_GLOBAL"}
+
+
+class CodeInfo:
+    """Per code object, from its bytecode: which names each line can rebind or delete.
+
+    Between two events of a frame only the previous line's instructions ran, so only the names
+    that line stores can have been rebound in this frame (in-place mutation is handled apart).
+    Other frames rebind our names only through `global`/`nonlocal` stores: those lines are
+    `cross_lines`, and after one ran anywhere each frame rescans all its names once.
+    """
+
+    __slots__ = ("stores", "always", "full_lines", "cross_lines")
+
+    def __init__(self, code):
+        import dis
+
+        stores: dict[int | None, set[tuple[str, bool]]] = {}
+        self.full_lines: set[int] = set()
+        self.cross_lines: set[int] = set()
+        free = set(code.co_freevars)
+        for ins in dis.get_instructions(code):
+            line = ins.positions.lineno if ins.positions else None
+            op = ins.opname
+            if op in _STORE_OPS:
+                is_global = op.endswith("_GLOBAL")
+                stores.setdefault(line, set()).add((ins.argval, is_global))
+                if line is not None and (is_global or (op.endswith("_DEREF") and ins.argval in free)):
+                    self.cross_lines.add(line)
+            elif op == "IMPORT_STAR" and line is not None:
+                self.full_lines.add(line)
+        # stores with no line number (compiler cleanup code) may run between any two events
+        self.always = tuple(sorted(stores.pop(None, set())))
+        self.stores = {line: tuple(sorted(names | set(self.always))) for line, names in stores.items()}

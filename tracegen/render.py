@@ -18,7 +18,7 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 ATOM_TYPES = frozenset({int, float, bool, type(None), str, bytes, complex})
 # Values that are not program state worth narrating: code, modules, builtins.
 SKIP_TYPES = frozenset({FunctionType, BuiltinFunctionType, MethodType, ModuleType, type(print)})
-_SEQ_TYPES = (list, tuple, set, frozenset, deque)
+_NUMBERS = frozenset({int, float, bool, type(None)})
 
 
 def render(value: object, budget: int = 120) -> tuple[str, bool]:
@@ -54,11 +54,20 @@ def _render(v: object, budget: int, depth: int) -> str:
         return r if len(r) <= budget + 20 else r[:budget] + ELLIPSIS
     if t is list or t is tuple:
         n = len(v)
-        # Fast path: short sequences of scalars render with the C repr.
+        # Fast paths: sequences of scalars render with the C repr (no ", " inside a number).
         if n <= budget // 3 and _all_atoms(v):
             r = repr(v)
             if len(r) <= budget:
                 return r
+        elif n > budget // 3 and depth > 0:
+            head = v[: budget // 3 + 1]
+            if set(map(type, head)) <= _NUMBERS:
+                r = repr(head)
+                cut = r.rfind(", ", 0, budget)
+                if cut > 0:
+                    shown = r.count(", ", 0, cut) + 1
+                    open_, close = ("[", "]") if t is list else ("(", ")")
+                    return f"{open_}{r[1:cut]}, {ELLIPSIS}(+{n - shown} more){close}"
         return _render_items(v, budget, depth, "[" if t is list else "(", "]" if t is list else ")", n)
     if t is dict:
         return _render_dict(v, budget, depth)
@@ -97,8 +106,8 @@ def _render_items(seq, budget: int, depth: int, open_: str, close: str, n: int) 
     used = 2
     shown = 0
     for x in seq:
-        if used >= budget:
-            break
+        if used >= budget or (shown and budget - used < 16):
+            break  # (the second rule keeps a table's text to its first row when that row fills it)
         s = _render(x, max(8, budget - used), depth - 1)
         parts.append(s)
         used += len(s) + 2
@@ -161,3 +170,38 @@ def _render_object(v: object, budget: int, depth: int) -> str:
     if " at 0x" in r:
         r = _ADDRESS.sub("", r)
     return r if len(r) <= budget else r[:budget] + f"{ELLIPSIS}(+{len(r) - budget} chars)"
+
+
+def visible_key(v, budget: int = 120):
+    """A cheap value that changes whenever render(v, budget) can change, for long lists of
+    numbers and tables of them (the sieve and DP arrays of CP code); None for anything else.
+
+    render() shows only the head of such a list, so (length, copy of the head) decides its text;
+    comparing two short numeric lists is a C loop, far cheaper than rendering again.
+    """
+    n = len(v)
+    k = budget // 3 + 1
+    if n <= k:
+        return None
+    first = v[0]
+    if type(first) is list or type(first) is tuple:
+        if len(first) <= k or set(map(type, first[:k])) - _NUMBERS:
+            return None
+        # a table: its text shows part of the first row only
+        return (n, type(first), len(first), first, first[:k])
+    head = v[:k]
+    if set(map(type, head)) - _NUMBERS:
+        return None
+    return (n, head)
+
+
+def same_visible(v, key, budget: int = 120) -> bool:
+    """Whether `v` still has `key` (made by visible_key from this very object): no type checks,
+    since a head equal to a numeric head is numeric."""
+    k = budget // 3 + 1
+    if len(key) == 2:
+        return key[0] == len(v) and key[1] == v[:k]
+    if not v:
+        return False
+    first = v[0]
+    return key[0] == len(v) and first is key[3] and key[2] == len(first) and key[4] == first[:k]

@@ -17,25 +17,32 @@ import sys
 import threading
 from typing import Any, Callable
 
-from .lineinfo import analyse
-from .render import ATOM_TYPES, SKIP_TYPES, render
+from .lineinfo import CodeInfo, analyse
+from .render import ATOM_TYPES, SKIP_TYPES, render, same_visible, visible_key
 
 USER_FILENAME = "<solution>"
 STDOUT_NAME = "<stdout>"
+_MISSING = object()
+_BIG_INT = 1 << 200  # ints beyond this are rendered (and cut) by render()
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
 
 
 class _FrameState:
-    __slots__ = ("snap", "last", "epoch", "depth", "nloc", "globals_watched", "func")
+    __slots__ = ("snap", "conts", "keys", "last", "epoch", "xepoch", "depth", "globals_watched", "func",
+                 "info", "prev_line")
 
-    def __init__(self, depth: int, func: str, globals_watched: frozenset[str]):
-        self.snap: dict[str, tuple[Any, str, bool]] = {}
+    def __init__(self, depth: int, func: str, globals_watched: frozenset[str], info: CodeInfo):
+        self.snap: dict[str, tuple[Any, str, bool]] = {}  # name -> (object, text, is atom)
+        self.conts: set[str] = set()  # names bound to non-atoms: re-rendered after mutations
+        self.keys: dict[str, Any] = {}  # cheap stand-ins for the text of long lists (visible_key)
         self.last: list | None = None  # changes list of this frame's previous event
         self.epoch = -1
+        self.xepoch = -1
         self.depth = depth
-        self.nloc = 0
         self.globals_watched = globals_watched
         self.func = func
+        self.info = info
+        self.prev_line: int | None = None  # None: next diff scans every name
 
 
 class Tracer:
@@ -57,7 +64,9 @@ class Tracer:
         self.n_bytes = 0
         self.stopped: str | None = None  # None | "event_budget" | "byte_budget"
         self._mutating, self._globals_by_func = analyse(source)
-        self._epoch = [0]
+        self._epoch = [0]  # bumped by every line that may mutate a container in place
+        self._xepoch = [0]  # bumped by every line that rebinds a name of another frame
+        self._code_info: dict[Any, CodeInfo] = {}
         self._suspended: dict[Any, _FrameState] = {}  # generator frames between resumes
         self._stdout_pos = 0
 
@@ -93,26 +102,88 @@ class Tracer:
                 if parent.f_code.co_filename == USER_FILENAME:
                     depth += 1
                 parent = parent.f_back
-            fs = _FrameState(depth, code.co_name, self._globals_by_func.get(code.co_name, frozenset()))
+            info = self._code_info.get(code)
+            if info is None:
+                info = self._code_info[code] = CodeInfo(code)
+            fs = _FrameState(depth, code.co_name, self._globals_by_func.get(code.co_name, frozenset()), info)
             if code.co_flags & _GENERATOR_FLAGS:
                 self._suspended[frame] = fs
+        else:
+            fs.prev_line = None  # resumed: the consumer may have changed anything meanwhile
         self._event(frame, fs, "call", None)
         return self._make_local(fs)
 
     def _make_local(self, fs: _FrameState) -> Callable:
         event_fn = self._event
+        check = self._check
+        stores_get = fs.info.stores.get
+        mutating = self._mutating
+        cross = fs.info.cross_lines
+        full = fs.info.full_lines
+        epoch = self._epoch
+        xepoch = self._xepoch
+        events = self.events
+        snap = fs.snap
+        budget = self.repr_chars
+        out = self.stdout
+        max_events = self.max_events
+        max_bytes = self.max_bytes
 
         def local(frame, event, arg):
             if self.stopped:
                 frame.f_trace = None
                 return None
-            if event == "line":
-                event_fn(frame, fs, "line", None)
-            elif event == "return":
-                event_fn(frame, fs, "return", arg)
-            elif event == "exception":
-                exc_type, exc, _tb = arg
-                event_fn(frame, fs, "exception", f"{exc_type.__name__}: {_safe_str(exc)}"[:400])
+            prev = fs.prev_line
+            if (event != "line" or prev is None or fs.xepoch != xepoch[0] or fs.epoch != epoch[0]
+                    or fs.globals_watched or (out is not None and out.n != self._stdout_pos)):
+                # the general path: first event, possible mutations, output, globals...
+                if event == "line":
+                    event_fn(frame, fs, "line", None)
+                elif event == "return":
+                    event_fn(frame, fs, "return", arg)
+                elif event == "exception":
+                    exc_type, exc, _tb = arg
+                    event_fn(frame, fs, "exception", f"{exc_type.__name__}: {_safe_str(exc)}"[:400])
+                return local
+            # The hot path, inlined: a line event after a line that mutated nothing in place, so
+            # only the names the previous line stores can differ.
+            changes = []
+            loc = frame.f_locals
+            for name, is_global in stores_get(prev, ()):
+                if is_global:
+                    continue
+                if name in loc:
+                    v = loc[name]
+                    s = snap.get(name)
+                    if s is not None and s[0] is v and s[2]:
+                        continue
+                    check(name, v, s, snap, fs, changes, budget)
+                elif name in snap:
+                    del snap[name]
+                    fs.conts.discard(name)
+                    changes.append((name, "<deleted>", False))
+            if changes:
+                nb = 0
+                for name, text, _ in changes:
+                    nb += len(name) + len(text) + 8
+                self.n_bytes += nb
+                if fs.last is not None:
+                    fs.last.extend(changes)
+                changes = []
+            lineno = frame.f_lineno
+            if lineno in mutating:
+                epoch[0] += 1
+                fs.epoch = epoch[0] - 1  # our own line: we diff its containers at the next event
+            if lineno in cross:
+                xepoch[0] += 1
+            fs.prev_line = None if lineno in full else lineno
+            events.append((len(events), "line", lineno, fs.func, fs.depth, changes, None))
+            fs.last = changes
+            self.n_bytes += 32
+            if len(events) >= max_events:
+                self._budget_hit("event_budget")
+            elif self.n_bytes >= max_bytes:
+                self._budget_hit("byte_budget")
             return local
 
         return local
@@ -130,8 +201,12 @@ class Tracer:
             text, _ = render(value, self.repr_chars)
             value = text
         lineno = frame.f_lineno
-        if kind == "line" and lineno in self._mutating:
-            self._epoch[0] += 1
+        if kind == "line":
+            if lineno in self._mutating:
+                self._epoch[0] += 1
+            if lineno in fs.info.cross_lines:
+                self._xepoch[0] += 1
+            fs.prev_line = None if lineno in fs.info.full_lines else lineno
         events = self.events
         events.append((len(events), kind, lineno, fs.func, fs.depth, changes, value))
         fs.last = changes
@@ -145,53 +220,106 @@ class Tracer:
         """What changed in this frame's variables since its previous event."""
         loc = frame.f_locals
         snap = fs.snap
-        check_all = fs.epoch != self._epoch[0]
-        fs.epoch = self._epoch[0]
         changes: list[tuple[str, str, bool]] = []
-        nbytes = 0
         budget = self.repr_chars
-        for name, v in loc.items():
-            s = snap.get(name)
-            if s is not None and s[0] is v and (s[2] or not check_all):
-                continue
-            t = type(v)
-            if t in SKIP_TYPES or name[0] == "." or name[:2] == "__":
-                snap[name] = (v, "", True)
-                continue
-            text, elided = render(v, budget)
-            if s is not None and s[1] == text:
-                snap[name] = (v, text, t in ATOM_TYPES)
-                continue
-            snap[name] = (v, text, t in ATOM_TYPES)
-            changes.append((name, text, elided))
-            nbytes += len(name) + len(text) + 8
-        if len(loc) < fs.nloc:
-            for name in [n for n in snap if n not in loc]:
-                del snap[name]
-                changes.append((name, "<deleted>", False))
-        fs.nloc = len(loc)
+        if fs.prev_line is None or fs.xepoch != self._xepoch[0]:
+            names = self._scan_all(frame, fs, loc, changes)
+        else:
+            names = fs.info.stores.get(fs.prev_line, ())
+            for name, is_global in names:
+                if is_global:
+                    continue  # a global the function writes: checked with the watched globals
+                if name in loc:
+                    v = loc[name]
+                    s = snap.get(name)
+                    if s is not None and s[0] is v and s[2]:
+                        continue
+                    self._check(name, v, s, snap, fs, changes, budget)
+                elif name in snap:
+                    del snap[name]
+                    fs.conts.discard(name)
+                    changes.append((name, "<deleted>", False))
+            if fs.epoch != self._epoch[0] and fs.conts:
+                for name in fs.conts:
+                    v = loc.get(name, _MISSING)
+                    s = snap[name]
+                    if v is s[0]:
+                        self._check(name, v, s, snap, fs, changes, budget)
+        fs.epoch = self._epoch[0]
+        fs.xepoch = self._xepoch[0]
         if fs.globals_watched:
-            g = frame.f_globals
-            for name in fs.globals_watched:
-                if name in loc or name not in g:
-                    continue
-                v = g[name]
-                key = "global " + name
-                s = snap.get(key)
-                if s is not None and s[0] is v and (s[2] or not check_all):
-                    continue
-                text, elided = render(v, budget)
-                if s is None or s[1] != text:
-                    changes.append((name, text, elided))
-                snap[key] = (v, text, type(v) in ATOM_TYPES)
+            self._check_globals(frame, fs, loc, changes, budget)
         if self.stdout is not None and self.stdout.n != self._stdout_pos:
             piece = self.stdout.take_new()
             self._stdout_pos = self.stdout.n
             text, elided = render(piece, max(budget, 400))
             changes.append((STDOUT_NAME, text, elided))
-            nbytes += len(text) + 8
-        self.n_bytes += nbytes
+        for name, text, _ in changes:
+            self.n_bytes += len(name) + len(text) + 8
         return changes
+
+    def _check(self, name, v, s, snap, fs, changes, budget) -> None:
+        t = type(v)
+        if (t is int and -_BIG_INT < v < _BIG_INT) or t is float or t is bool or v is None:
+            text = repr(v)  # the common case, without the general renderer's dispatch
+            snap[name] = (v, text, True)
+            if s is None or s[1] != text:
+                changes.append((name, text, False))
+                if s is not None and not s[2]:
+                    fs.conts.discard(name)
+            return
+        if t in SKIP_TYPES or name[0] == "." or name[:2] == "__":
+            snap[name] = (v, "", True)
+            fs.conts.discard(name)
+            return
+        key = None
+        if t is list or t is tuple:
+            if s is not None and s[0] is v:
+                old = fs.keys.get(name)
+                if old is not None and same_visible(v, old, budget):
+                    return  # the part of a long list that its text shows has not changed
+            key = visible_key(v, budget)
+        text, elided = render(v, budget)
+        atom = t in ATOM_TYPES
+        snap[name] = (v, text, atom)
+        if atom:
+            fs.conts.discard(name)
+        else:
+            fs.conts.add(name)
+            fs.keys[name] = key
+        if s is None or s[1] != text:
+            changes.append((name, text, elided))
+
+    def _scan_all(self, frame, fs, loc, changes) -> None:
+        snap = fs.snap
+        budget = self.repr_chars
+        check_all = fs.epoch != self._epoch[0]
+        for name, v in loc.items():
+            s = snap.get(name)
+            if s is not None and s[0] is v and (s[2] or not check_all):
+                continue
+            self._check(name, v, s, snap, fs, changes, budget)
+        for name in [n for n in snap if n not in loc and not n.startswith("global ")]:
+            del snap[name]
+            fs.conts.discard(name)
+            changes.append((name, "<deleted>", False))
+
+    def _check_globals(self, frame, fs, loc, changes, budget) -> None:
+        g = frame.f_globals
+        snap = fs.snap
+        check_all = fs.epoch != self._epoch[0] or True
+        for name in fs.globals_watched:
+            if name in loc or name not in g:
+                continue
+            v = g[name]
+            key = "global " + name
+            s = snap.get(key)
+            if s is not None and s[0] is v and (s[2] or not check_all):
+                continue
+            text, elided = render(v, budget)
+            if s is None or s[1] != text:
+                changes.append((name, text, elided))
+            snap[key] = (v, text, type(v) in ATOM_TYPES)
 
     def _flush_stdout(self) -> None:
         # Output printed by the last line of the program: attach to the last event.

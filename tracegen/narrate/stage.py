@@ -1,0 +1,283 @@
+"""The narrate stage: RUN/traces/*.parquet in, RUN/narrations/*.parquet and RUN/stats/narrate.json out.
+
+Reads top to bottom: validate the config, check the run's earlier narrate settings (resuming with
+other settings would mix two narrators' rows), run one shard per traces file on the engine,
+merge the shard stats, write them.
+
+Which traces: status `ok` only. A trace stopped by `event_budget` / `byte_budget` has a true
+output but its events end early, so any narration would have to skip or invent the untraced part
+of the run; such traces (and failed runs) are counted under `skipped_by_trace_status` instead.
+
+Resume: a finished shard is skipped (the engine's completion markers). A shard in which requests
+failed for transport reasons (endpoint down, 5xx / 429 / timeouts after retries) still writes its
+rows, with those statuses, and then fails, so the stage ends with a clear error and a rerun
+redoes that shard: answers already received come from the request cache, so only the failed
+requests are sent again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow.parquet as pq
+import yaml
+
+from ..engine import ShardContext, counter_dict, merged_shard_stats, run_shards
+from ..records import trace_from_row
+from .records import TRANSPORT_FAILURES, narrations_to_table
+
+NARRATORS = ("template", "openai", "transformers")
+STAGE = "narrate"
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message says which and what to change."""
+
+
+class NarrateIncomplete(RuntimeError):
+    """Some requests failed for transport reasons; their rows are written, a rerun retries them."""
+
+    def __init__(self, message: str, stats: dict[str, Any]):
+        super().__init__(message)
+        self.stats = stats
+
+
+@dataclass
+class NarrateConfig:
+    run: str
+    narrator: str = "template"
+    model: str = ""  # openai: the served model name; transformers: a local model folder
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    tokenizer: str | None = None  # openai: a local tokenizer folder for exact prompt budgets
+    max_prompt_tokens: int = 6000
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0  # sampling seed; the template narrator's phrasing seed
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    batch_size: int = 8
+    device: str = "auto"
+    workers: int = 1
+    max_traces: int | None = None  # only the first N ok traces (in file order)
+    cache_dir: str | None = None  # default RUN/cache
+    overwrite: bool = False  # drop this run's narrations (not the cache) and start over
+
+    def validate(self) -> None:
+        if self.narrator not in NARRATORS:
+            raise ConfigError(f"unknown narrator {self.narrator!r}: use one of {', '.join(NARRATORS)}")
+        if not trace_files(self.run):
+            raise ConfigError(f"no traces in {Path(self.run) / 'traces'}: run `selfexec trace ... --out {self.run}` first")
+        if self.narrator == "openai":
+            if not self.base_url or not self.model:
+                raise ConfigError("the openai narrator needs --base-url (e.g. http://127.0.0.1:8000/v1) and --model")
+            if self.tokenizer and not Path(self.tokenizer).is_dir():
+                raise ConfigError(f"--tokenizer must be a local folder with the model's tokenizer: {self.tokenizer}")
+        if self.narrator == "transformers" and not (Path(self.model) / "config.json").is_file():
+            raise ConfigError(f"--model must be a local model folder (with config.json) for the transformers "
+                              f"narrator: {self.model!r}")
+        for name in ("max_prompt_tokens", "max_tokens", "concurrency", "batch_size", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.timeout_s <= 0 or self.max_retries < 0 or not 0 <= self.temperature <= 5 or not 0 < self.top_p <= 1:
+            raise ConfigError("need timeout > 0, retries >= 0, 0 <= temperature <= 5 and 0 < top_p <= 1")
+
+    def output_settings(self) -> dict[str, Any]:
+        """The settings that change what the rows say; resuming with others is refused. The
+        endpoint's address is not one of them: a server may come back on another port."""
+        keep = ("narrator", "model", "max_prompt_tokens", "max_tokens", "temperature", "top_p",
+                "seed", "max_traces")
+        d = {k: getattr(self, k) for k in keep}
+        if self.narrator == "template":
+            d = {"narrator": "template", "seed": self.seed, "max_traces": self.max_traces}
+        return d
+
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir or Path(self.run) / "cache") / "requests.sqlite"
+
+
+def trace_files(run: str | Path) -> list[Path]:
+    return sorted((Path(run) / "traces").glob("traces-*.parquet"))
+
+
+def make_narrator(cfg: NarrateConfig) -> Any:
+    """The narrator a config asks for (heavy imports happen here, inside the worker)."""
+    if cfg.narrator == "template":
+        from .template_narrator import TemplateNarrator
+
+        return TemplateNarrator(seed=cfg.seed)
+    from .cache import RequestCache
+
+    cache = RequestCache(cfg.cache_path())
+    if cfg.narrator == "openai":
+        from .openai_narrator import EndpointSettings, OpenAINarrator
+        from .tokens import token_counter
+
+        s = EndpointSettings(base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
+                             temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
+                             seed=cfg.seed, concurrency=cfg.concurrency, timeout_s=cfg.timeout_s,
+                             max_retries=cfg.max_retries)
+        return OpenAINarrator(s, token_counter(cfg.tokenizer), cfg.max_prompt_tokens, cache)
+    from .hf_narrator import HFNarrator, LocalSettings
+
+    s2 = LocalSettings(model_dir=cfg.model, device=cfg.device, batch_size=cfg.batch_size,
+                       temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
+    return HFNarrator(s2, cfg.max_prompt_tokens, cache)
+
+
+def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Narrate every ok trace of the run; returns the stats also written to RUN/stats/narrate.json.
+    Raises NarrateIncomplete (after writing rows and stats) when requests failed in transport."""
+    cfg.validate()
+    run = Path(cfg.run)
+    files = trace_files(run)
+    _check_same_settings(run, cfg)
+    for sub in ("narrations", "stats", "logs"):
+        (run / sub).mkdir(parents=True, exist_ok=True)
+    ok_counts = [_ok_count(f) for f in files]
+    limits = _per_file_limits(ok_counts, cfg.max_traces)
+    total = sum(limits)
+    t0 = time.time()
+    error: RuntimeError | None = None
+    try:
+        run_shards(STAGE, run, functools.partial(_narrate_shard, cfg, [str(f) for f in files], limits),
+                   tasks=len(files), workers=cfg.workers,
+                   on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
+    except RuntimeError as exc:
+        error = exc
+    stats = merged_shard_stats(run, STAGE)
+    this_call = _stats_since(run, t0)
+    stats.update(stage=STAGE, narrator=cfg.narrator, model=cfg.model, shards=len(files), traces_to_narrate=total,
+                 wall_s_this_call=round(time.time() - t0, 3), shards_run_this_call=this_call.pop("_shards", 0),
+                 this_call=this_call)
+    if cfg.narrator == "openai" and not cfg.tokenizer:
+        stats["warnings"] = ["no --tokenizer: prompt budgets were estimated from characters"]
+    stats.setdefault("rows", 0)
+    (run / "stats" / "narrate.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
+    if error is not None:
+        failed = {k: v for k, v in stats.get("by_status", {}).items() if k in TRANSPORT_FAILURES}
+        if failed:
+            raise NarrateIncomplete(
+                f"requests failed: {failed}; their rows are in {run / 'narrations'} with those statuses. "
+                f"Rerun the same command to retry them (answers already received are cached in "
+                f"{cfg.cache_path()}).\n{error}", stats) from error
+        raise error
+    return stats
+
+
+def _ok_count(path: Path) -> int:
+    col = pq.read_table(path, columns=["status"]).column("status").to_pylist()
+    return sum(1 for s in col if s == "ok")
+
+
+def _per_file_limits(ok_counts: list[int], max_traces: int | None) -> list[int]:
+    if max_traces is None:
+        return ok_counts
+    out, left = [], max_traces
+    for n in ok_counts:
+        out.append(min(n, left))
+        left -= out[-1]
+    return out
+
+
+def _check_same_settings(run: Path, cfg: NarrateConfig) -> None:
+    mine = cfg.output_settings()
+    settings_file = run / "logs" / STAGE / "settings.json"
+    if cfg.overwrite:
+        shutil.rmtree(run / "narrations", ignore_errors=True)
+        shutil.rmtree(run / "logs" / STAGE, ignore_errors=True)
+        (run / "stats" / "narrate.json").unlink(missing_ok=True)
+    elif settings_file.exists():
+        old = json.loads(settings_file.read_text())
+        if old != mine:
+            diff = {k: (old.get(k), mine.get(k)) for k in set(old) | set(mine) if old.get(k) != mine.get(k)}
+            raise ConfigError(
+                f"{run} already holds narrations made with other settings {diff} (old, new); pass --overwrite "
+                f"to replace them (the request cache is kept), or use another run folder")
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(settings_file, json.dumps(mine, sort_keys=True))
+    # the recipe records it for people; settings.json above is what resuming checks
+    recipe = run / "recipe.yaml"
+    doc = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
+    doc[STAGE] = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("run", "overwrite", "workers")}
+    _write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _stats_since(run: Path, t0: float) -> dict[str, Any]:
+    """The shard stats written during this call: what this call itself did (zero on a full resume)."""
+    out: dict[str, Any] = {"_shards": 0, "rows": 0, "requests": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0}
+    for p in sorted((run / "logs" / STAGE / "shard_stats").glob("*.json")):
+        if p.stat().st_mtime >= t0 - 0.001:
+            s = json.loads(p.read_text())
+            out["_shards"] += 1
+            for k in ("rows", "requests", "cache_hits", "tokens_in", "tokens_out"):
+                out[k] = out.get(k, 0) + s.get(k, 0)
+    return out
+
+
+def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank: int, world: int,
+                   ctx: ShardContext) -> None:
+    t0 = time.monotonic()
+    src = Path(files[rank])
+    rows = pq.read_table(src).to_pylist()
+    skipped = Counter(r["status"] for r in rows if r["status"] != "ok")
+    traces = [trace_from_row(r) for r in rows if r["status"] == "ok"][: limits[rank]]
+    del rows
+    # no model is loaded for a shard with nothing to narrate
+    narrator = make_narrator(cfg) if traces else None
+    done = [0]
+    last = [0.0]
+
+    def on_done(n: int) -> None:
+        done[0] += n
+        if time.monotonic() - last[0] > 0.3:
+            ctx.report_progress(done[0])
+            last[0] = time.monotonic()
+
+    out = narrator.narrate_batch(traces, on_done) if narrator is not None else []
+    name = src.name.replace("traces-", "narrations-", 1)
+    dest = Path(cfg.run) / "narrations" / name
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    pq.write_table(narrations_to_table(out), tmp, compression="zstd")
+    os.replace(tmp, dest)
+    ctx.report_progress(len(out))
+    cache = getattr(narrator, "cache", None)
+    by_status = Counter(r.status for r in out)
+    extra = narrator.stats() if hasattr(narrator, "stats") else {}
+    stats = {
+        "rows": len(out),
+        "by_status": counter_dict(by_status),
+        "skipped_by_trace_status": counter_dict(skipped),
+        "tokens_in": sum(r.tokens_in for r in out),
+        "tokens_out": sum(r.tokens_out for r in out),
+        "cached_rows": sum(1 for r in out if r.cached),
+        "cache_hits": cache.hits if cache is not None else 0,
+        "requests": int(extra.get("requests", extra.get("generated", 0))),
+        "retries": int(extra.get("retries", 0)),
+        "folded": sum(1 for r in out if r.folded),
+        "latency_ms": round(sum(r.latency_ms for r in out if not r.cached), 3),
+        "shard_seconds": round(time.monotonic() - t0, 3),
+    }
+    ctx.write_stats(stats)
+    if cache is not None:
+        cache.close()
+    failed = {k: v for k, v in by_status.items() if k in TRANSPORT_FAILURES}
+    if failed:
+        raise RuntimeError(f"shard {rank} ({src.name}): requests failed {failed}; rows written to {dest}")
