@@ -81,23 +81,91 @@ class _progress:
 
 
 def _trace_summary(stats: dict, out: Path) -> None:
-    table = Table(title=f"trace: {stats.get('rows', 0)} rows, sandbox {stats.get('sandbox')}")
+    console.print(f"[bold]trace[/bold]: {stats.get('rows', 0)} rows, sandbox {stats.get('sandbox')}")
+    table = Table()
     table.add_column("status")
     table.add_column("rows", justify="right")
     for status, n in sorted(stats.get("by_status", {}).items(), key=lambda kv: -kv[1]):
         table.add_row(status, str(n))
-    src = Table(title="rows per source")
+    src = Table()
     src.add_column("source")
     src.add_column("rows", justify="right")
     for source, n in sorted(stats.get("by_source", {}).items()):
         src.add_row(source, str(n))
     console.print(table)
+    console.print("rows per source")
     console.print(src)
     secs = stats.get("shard_seconds", 0) or 0
     events = stats.get("events", 0)
     rate = f"{events / secs:,.0f} events/s, {stats.get('rows', 0) / secs:,.1f} traces/s per worker" if secs else "-"
     console.print(f"{events:,} events; {rate}")
     console.print(f"traces: {out / 'traces'}   stats: {out / 'stats' / 'trace.json'}")
+
+
+@app.command()
+def narrate(
+    run: Path = typer.Argument(..., help="Run folder holding traces/ (from `selfexec trace`)."),
+    narrator: str = typer.Option("template", "--narrator", "-n", help="template | openai | transformers"),
+    model: str = typer.Option("", "--model", "-m", help="openai: served model name; transformers: local model folder."),
+    base_url: str = typer.Option("", "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env variable holding the API key."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="openai: local tokenizer folder for exact prompt budgets."),
+    max_prompt_tokens: int = typer.Option(6000, "--max-prompt-tokens", help="Prompt budget; long runs are folded to fit."),
+    max_tokens: int = typer.Option(1024, "--max-tokens", help="Most tokens per narration."),
+    temperature: float = typer.Option(0.0, "--temperature"),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed; the template narrator's phrasing seed."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", help="openai: requests in flight per worker."),
+    timeout: float = typer.Option(120.0, "--timeout", help="openai: seconds per request attempt."),
+    retries: int = typer.Option(4, "--retries", help="openai: retries on 429 / 5xx / timeouts."),
+    batch_size: int = typer.Option(8, "--batch-size", help="transformers: prompts per generate call."),
+    device: str = typer.Option("auto", "--device", help="transformers: auto | cpu | cuda | cuda:N"),
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (each loads its own model)."),
+    max_traces: Optional[int] = typer.Option(None, "--max-traces", help="Only the first N ok traces."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace this run's narrations (the cache is kept)."),
+) -> None:
+    """Narrate every ok trace of RUN; write Narration rows to RUN/narrations/."""
+    from tracegen.narrate.stage import ConfigError as NarrateConfigError
+    from tracegen.narrate.stage import NarrateConfig, NarrateIncomplete, run_narrate_stage
+
+    cfg = NarrateConfig(
+        run=str(run), narrator=narrator, model=model, base_url=base_url, api_key_env=api_key_env,
+        tokenizer=str(tokenizer) if tokenizer else None, max_prompt_tokens=max_prompt_tokens,
+        max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, concurrency=concurrency,
+        timeout_s=timeout, max_retries=retries, batch_size=batch_size, device=device, workers=workers,
+        max_traces=max_traces, overwrite=overwrite,
+    )
+    try:
+        with _progress("narrating") as update:
+            stats = run_narrate_stage(cfg, on_progress=update)
+    except NarrateConfigError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    except NarrateIncomplete as exc:
+        _narrate_summary(exc.stats, run)
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    _narrate_summary(stats, run)
+
+
+def _narrate_summary(stats: dict, run: Path) -> None:
+    table = Table(title=f"narrate: {stats.get('rows', 0)} rows")
+    table.add_column("status")
+    table.add_column("rows", justify="right")
+    for status, n in sorted(stats.get("by_status", {}).items(), key=lambda kv: -kv[1]):
+        table.add_row(status, str(n))
+    for status, n in sorted(stats.get("skipped_by_trace_status", {}).items()):
+        table.add_row(f"[dim]not narrated: trace {status}[/dim]", str(n))
+    console.print(table)
+    console.print(f"narrator {stats.get('narrator')} {stats.get('model') or ''}".rstrip())
+    now = stats.get("this_call", {})
+    console.print(f"tokens in/out {stats.get('tokens_in', 0):,}/{stats.get('tokens_out', 0):,}; "
+                  f"requests {stats.get('requests', 0):,} (this call {now.get('requests', 0):,}), "
+                  f"cache hits {stats.get('cache_hits', 0):,}; shards run this call "
+                  f"{stats.get('shards_run_this_call', 0)}/{stats.get('shards', 0)}, {stats.get('wall_s_this_call', 0)} s")
+    for w in stats.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"narrations: {run / 'narrations'}   stats: {run / 'stats' / 'narrate.json'}")
 
 
 if __name__ == "__main__":
