@@ -143,7 +143,7 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str
                 f"recording stopped at {len(tracer.events)} events / {tracer.n_bytes} bytes; "
                 "the program ran to the end untraced"
             )
-        result["events"] = tracer.events_as_dicts()
+        result["events"] = tracer.events_compact() if job.get("compact") else tracer.events_as_dicts()
     else:
         result["events"] = []
     result["stdout"] = out.getvalue()
@@ -158,8 +158,12 @@ def _like_interpreter_exit(out: CapturedStdout, result: dict, module: list) -> N
         atexit._run_exitfuncs()
         if sys.stdout is not out:
             sys.stdout.flush()
+        namespace = module[0] if module else {}
+        buffered = any(isinstance(v, io.IOBase) for v in namespace.values())
         module.clear()
-        gc.collect()
+        del namespace
+        if buffered:  # a full collection is costly in a big process: only when a writer waits
+            gc.collect()
     except BaseException as exc:
         if result["status"] == "ok":
             _fail(result, "runtime_error", exc, "error while flushing output at exit")

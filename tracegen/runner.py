@@ -12,6 +12,7 @@ from . import TRACER_VERSION
 from .compare import reprs_match, stdout_matches
 from .records import Limits, Problem, Solution, Test, Trace
 from .sandbox import Sandbox
+from .tracer import event_dict
 
 PYTHON_VERSION = platform.python_version()
 
@@ -53,6 +54,11 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     job = make_job(problem, solution, test, limits, trace)
     res = sandbox.run(job)
     status = res.get("status", "internal_error")
+    try:
+        events = [event_dict(e) if isinstance(e, list) else e for e in res.get("events") or []]
+    except (ValueError, TypeError):  # the untrusted child wrote something that is not events
+        events, status = [], "sandbox_violation"
+        res["reason"] = "malformed events from the sandboxed child"
     stdout = res.get("stdout") or ""
     return_repr = res.get("return_repr")
     compared_repr = res.get("return_plain_repr") or return_repr
@@ -70,7 +76,6 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
             matches = False
     else:
         matches = False if (test.output is not None or test.check) else None
-    events = res.get("events") or []
     return Trace(
         trace_id=trace_id(solution.code, test.input, problem.kind, problem.entry_point, test.check,
                           limits, trace),

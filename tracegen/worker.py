@@ -134,7 +134,7 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int) -> None:
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"})
         sys.stdin = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        result = run_job(job)
+        result = run_job({**job, "compact": True})
         data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
         os.write(w, struct.pack(">I", len(data)))
         view = memoryview(data)
