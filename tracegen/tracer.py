@@ -330,16 +330,16 @@ class Tracer:
             changes.append((name, "<deleted>", False))
 
     def _check_globals(self, frame, fs, loc, changes, budget) -> None:
+        # Globals the function declares: few, so non-atoms are simply re-rendered every event.
         g = frame.f_globals
         snap = fs.snap
-        check_all = fs.epoch != self._epoch[0] or True
         for name in fs.globals_watched:
             if name in loc or name not in g:
                 continue
             v = g[name]
             key = "global " + name
             s = snap.get(key)
-            if s is not None and s[0] is v and (s[2] or not check_all):
+            if s is not None and s[0] is v and s[2]:
                 continue
             text, elided = render(v, budget)
             if s is None or s[1] != text:
