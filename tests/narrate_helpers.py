@@ -3,6 +3,7 @@ small model. Cached at module level (not session fixtures) so every test module 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
@@ -30,6 +31,7 @@ def _traced_run(inputs: tuple[str, ...]) -> Path:
     from tracegen.stage import TraceConfig, run_trace_stage
 
     out = Path(tempfile.mkdtemp(prefix="narrate-test-"))
+    atexit.register(shutil.rmtree, out, True)  # shared by the whole test process, removed at its end
     stats = run_trace_stage(TraceConfig(inputs=list(inputs), out=str(out), workers=2, shards=4))
     assert stats["rows"] > 0
     return out

@@ -22,8 +22,9 @@ from tracegen.narrate.records import PARSE_FAILURES, TRANSPORT_FAILURES, narrati
 from tracegen.narrate.stage import NarrateConfig, NarrateIncomplete, run_narrate_stage
 
 pytestmark = pytest.mark.slow
-MAX_TOKENS = 48
-N_TRACES = 12
+# a 500-token prompt takes ~2 s to read and ~0.1 s per generated token on a 2-core CPU: keep it short
+MAX_TOKENS = 24
+N_TRACES = 10
 
 
 def _free_port() -> int:
@@ -41,7 +42,8 @@ class Server:
             pytest.fail(f"the transformers CLI is missing next to {sys.executable}")
         self.port = _free_port()
         self.log = log
-        env = dict(os.environ, OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1")
+        # one thread per request: two requests in flight use both cores without oversubscribing them
+        env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
         self.proc = subprocess.Popen(
             [str(exe), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(self.port),
              "--device", "cpu", "--log-level", "info"],
@@ -109,7 +111,7 @@ def test_real_server_rows_cache_and_a_server_that_dies(tmp_path):
         # the server dies mid-run: the stage ends (no hang) with failure rows and a clear error
         cache = RequestCache(cfg.cache_path())
         n_cached = len(cache)
-        died = NarrateConfig(**{**cfg.__dict__, "overwrite": True, "max_tokens": MAX_TOKENS - 16, "concurrency": 1})
+        died = NarrateConfig(**{**cfg.__dict__, "overwrite": True, "max_tokens": MAX_TOKENS - 8, "concurrency": 1})
         outcome: list[BaseException | dict] = []
         th = threading.Thread(target=lambda: outcome.append(_catch(run_narrate_stage, died)), daemon=True)
         th.start()

@@ -57,6 +57,7 @@ def test_config_errors_say_what_to_change(tmp_path):
         run_narrate_stage(NarrateConfig(run=str(run), narrator="gpt"))
 
 
+@pytest.mark.filterwarnings("ignore:no --tokenizer given")
 def test_openai_stage_dead_endpoint_then_rerun_asks_only_for_the_failed(tmp_path):
     traces = [t for t in crux_traces() if t.status == "ok"][:10]
     run = write_traces(tmp_path / "run", traces, shards=2)
@@ -83,8 +84,10 @@ def test_openai_stage_dead_endpoint_then_rerun_asks_only_for_the_failed(tmp_path
         stats = run_narrate_stage(cfg(server2.base_url))
         assert server2.requests == 5
     assert stats["by_status"] == {"ok": 10}
+    assert stats["warnings"] and "tokenizer" in stats["warnings"][0]  # the estimate is never silent
 
 
+@pytest.mark.filterwarnings("ignore:no --tokenizer given")
 def test_cli_narrate_prints_a_summary(tmp_path):
     from typer.testing import CliRunner
 
@@ -96,3 +99,10 @@ def test_cli_narrate_prints_a_summary(tmp_path):
     assert "narrate:" in res.output and "rows" in res.output and "ok" in res.output
     res = CliRunner().invoke(app, ["narrate", str(run), "--narrator", "openai"])
     assert res.exit_code == 2 and "--base-url" in res.output
+    server = FakeChatServer()
+    dead = server.base_url
+    server.stop()
+    res = CliRunner().invoke(app, ["narrate", str(run), "--narrator", "openai", "--base-url", dead, "--model", "m",
+                                   "--overwrite"])
+    assert res.exit_code == 1, res.output
+    assert "Rerun the same command" in res.output and "connection_error" in res.output

@@ -58,15 +58,15 @@ def code_facts(code: str) -> CodeFacts:
         if not isinstance(node, ast.stmt):
             continue
         kind = _KINDS.get(type(node), "other")
-        st = Stmt(kind, text=_short(code, node))
+        st = Stmt(kind, text=_short(facts.lines, node))
         if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
             facts.loops[node.lineno] = node.end_lineno or node.lineno
         if isinstance(node, (ast.For, ast.AsyncFor, ast.While, ast.If)):
             st.body = (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno)
             if isinstance(node, (ast.While, ast.If)):
-                st.cond = _short(code, node.test)
+                st.cond = _short(facts.lines, node.test)
             else:
-                st.target = _short(code, node.target)
+                st.target = _short(facts.lines, node.target)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             st.text = node.name
             line = min([d.lineno for d in node.decorator_list] + [node.lineno])
@@ -89,8 +89,11 @@ def _is_generator(fn: ast.AST) -> bool:
     return False
 
 
-def _short(code: str, node: ast.AST, limit: int = 80) -> str:
-    if getattr(node, "lineno", None) != getattr(node, "end_lineno", None):
+def _short(lines: list[str], node: ast.AST, limit: int = 80) -> str:
+    """The node's source when it sits on one line and is short (ast offsets count UTF-8 bytes)."""
+    line_no = getattr(node, "lineno", None)
+    if line_no is None or line_no != getattr(node, "end_lineno", None) or line_no > len(lines):
         return ""
-    text = ast.get_source_segment(code, node) or ""
-    return text if len(text) <= limit and "\n" not in text else ""
+    raw = lines[line_no - 1].encode("utf-8")[node.col_offset:node.end_col_offset]  # type: ignore[attr-defined]
+    text = raw.decode("utf-8", "replace")
+    return text if len(text) <= limit else ""

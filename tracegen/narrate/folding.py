@@ -43,7 +43,7 @@ class Frame:
 @dataclass(slots=True)
 class Fold:
     what: str  # loop | calls | steps
-    lineno: int  # loop header, or the line that made the calls
+    lineno: int  # loop header; for calls, the line of the first folded call event (the def line)
     func: str  # the frame the loop runs in, or the function called
     depth: int
     skipped: int  # iterations, calls or steps left out

@@ -99,11 +99,6 @@ def number_lines(code: str) -> str:
 
 def build_prompt(trace: Trace, counter: TokenCounter, budget: int, facts: CodeFacts | None = None) -> Prompt:
     facts = facts or code_facts(trace.code)
-    base = render_messages(trace, "")
-    n = counter.count(base)
-    if n > budget:
-        raise PromptTooLong(f"instructions, code, input and result alone take {n} tokens "
-                            f"(budget {budget}, counted by {counter.name})")
     events = trace.events
     entries: list[Entry] = []
     for k in FOLD_LEVELS:
@@ -116,6 +111,12 @@ def build_prompt(trace: Trace, counter: TokenCounter, budget: int, facts: CodeFa
         if n <= budget:
             return Prompt(msgs, prompt_sha(msgs), n, k is not None and _has_fold(entries),
                           shown_events(entries), k)
+        if k is None:
+            # only now is the fixed part worth counting on its own: it decides whether cutting helps
+            base = counter.count(render_messages(trace, ""))
+            if base > budget:
+                raise PromptTooLong(f"instructions, code, input and result alone take {base} tokens "
+                                    f"(budget {budget}, counted by {counter.name})")
 
     def attempt(keep: int) -> tuple[list[dict[str, str]], int, list[Entry]]:
         cut = truncate_middle(entries, keep, events)
