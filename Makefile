@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(PY) -m selfexec.cli trace examples/problems.jsonl --out $(RUN) --workers 2
-	@echo "run folder: $(RUN)  (traces in $(RUN)/traces/, stats in $(RUN)/stats/trace.json)"
+	$(PY) -m selfexec.cli narrate $(RUN) --narrator template
+	@echo "run folder: $(RUN)  (traces/, narrations/, stats/ inside)"
 
 test: setup
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q

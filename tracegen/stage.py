@@ -101,16 +101,18 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
 def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
     """Resuming with other settings would mix rows of two configs in one run: refuse."""
     recipe = run / "recipe.yaml"
-    mine = {"trace": {k: v for k, v in cfg.to_dict().items() if k not in ("workers", "out")}}
+    mine = {k: v for k, v in cfg.to_dict().items() if k not in ("workers", "out")}
+    whole = {}
     if recipe.exists():
-        old = yaml.safe_load(recipe.read_text()) or {}
-        if old.get("trace") and old["trace"] != mine["trace"]:
+        whole = yaml.safe_load(recipe.read_text()) or {}
+        if whole.get("trace") and whole["trace"] != mine:
             raise ConfigError(
                 f"{run} already holds a trace run with other settings; use a new --out folder "
                 f"or delete {run} to start over")
+    whole["trace"] = mine  # other stages keep their own sections of the recipe
     run.mkdir(parents=True, exist_ok=True)
     tmp = recipe.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(mine, sort_keys=True))
+    tmp.write_text(yaml.safe_dump(whole, sort_keys=True))
     os.replace(tmp, recipe)
 
 

@@ -97,12 +97,14 @@ IF_FALSE_UNNAMED = ("The condition on line {n} is false, so that branch is skipp
 WHILE_TRUE_UNNAMED = ("The loop condition on line {n} holds, so the body runs.",)
 WHILE_FALSE_UNNAMED = ("The loop condition on line {n} no longer holds, so the loop stops.",)
 COMP_ITEM = ("In the comprehension, {ch}.", "The comprehension moves on: {ch}.", "Inside the comprehension, {ch}.")
+# Truthful also when a long value is shown cut (`…`): a change past the cut is not visible, so
+# never claim that nothing changed at all.
 NO_CHANGE = (
-    "Line {n} runs {code} without changing any variable.",
-    "Line {n} executes {code}; no variable changes.",
+    "Line {n} runs {code}; no value shown so far changes.",
+    "Line {n} executes {code}, leaving the values shown so far as they were.",
 )
 NO_CHANGE_PLAIN = (
-    "Line {n} runs without changing any variable.",
+    "Line {n} runs; no value shown so far changes.",
     "Line {n} executes; nothing visible changes.",
 )
 BREAK = ("Line {n} breaks out of the loop.", "On line {n}, `break` leaves the loop.")
