@@ -168,5 +168,64 @@ def _narrate_summary(stats: dict, run: Path) -> None:
     console.print(f"narrations: {run / 'narrations'}   stats: {run / 'stats' / 'narrate.json'}")
 
 
+@app.command()
+def curate(
+    run: Path = typer.Argument(..., help="Run folder holding traces/ and narrations/."),
+    benchmark: list[str] = typer.Option([], "--benchmark", "-b",
+                                        help="Benchmark file to decontaminate against: NAME=PATH or PATH (repeatable)."),
+    ngram: int = typer.Option(10, "--ngram", help="Decontamination n-gram size, in normalised code tokens."),
+    contamination_threshold: float = typer.Option(0.8, "--contamination-threshold",
+                                                  help="Drop a row when its program overlaps a benchmark program this much."),
+    near_dup_threshold: float = typer.Option(0.9, "--near-dup-threshold",
+                                             help="MinHash Jaccard for near-duplicate programs; 0 turns it off."),
+    no_exact_dedup: bool = typer.Option(False, "--no-exact-dedup", help="Keep rows with the same program and input."),
+    tokenizer: str = typer.Option("smollm2", "--tokenizer", help="smollm2 | chars | a local folder with tokenizer.json"),
+    min_tokens: int = typer.Option(16, "--min-tokens", help="Shortest narration kept, in tokens."),
+    max_tokens: int = typer.Option(8192, "--max-tokens", help="Longest narration kept, in tokens."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for verification."),
+) -> None:
+    """Verify every narration of RUN against its trace; write RUN/curated/ (kept) and RUN/rejects/."""
+    from curation.decontam import BenchmarkError
+    from curation.stage import ConfigError as CurateConfigError
+    from curation.stage import CurateConfig, parse_benchmark, run_curate_stage
+
+    cfg = CurateConfig(
+        run=str(run), benchmarks=[parse_benchmark(b) for b in benchmark], ngram=ngram,
+        contamination_threshold=contamination_threshold, exact_dedup=not no_exact_dedup,
+        near_dup_threshold=near_dup_threshold, tokenizer=tokenizer, min_tokens=min_tokens, max_tokens=max_tokens,
+        workers=workers,
+    )
+    try:
+        with _progress("curating") as update:
+            stats = run_curate_stage(cfg, on_progress=update)
+    except (CurateConfigError, BenchmarkError, FileNotFoundError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    _curate_summary(stats, run)
+
+
+def _curate_summary(stats: dict, run: Path) -> None:
+    sources = sorted(stats.get("by_source", {}))
+    table = Table(title=f"curate: {stats['kept']} of {stats['in']} rows kept")
+    table.add_column("step")
+    table.add_column("all", justify="right")
+    for s in sources:
+        table.add_column(s or "(no source)", justify="right")
+    per = [stats["by_source"][s] for s in sources]
+    table.add_row("in", str(stats["in"]), *(str(p["in"]) for p in per))
+    for reason, n in stats["by_reason"].items():
+        if n:
+            table.add_row(f"- {reason}", str(n), *(str(p["by_reason"].get(reason, 0) or "") for p in per))
+    table.add_row("[bold]kept[/bold]", f"[bold]{stats['kept']}[/bold]", *(str(p["kept"]) for p in per))
+    console.print(table)
+    c = stats.get("claims", {})
+    console.print(f"claims: {c.get('claims', 0):,} found, {c.get('claims_checked', 0):,} checked, "
+                  f"{c.get('claims_wrong', 0):,} wrong, {c.get('claims_unchecked', 0):,} unchecked (elided values), "
+                  f"{c.get('claims_unknown', 0):,} about unknown variables")
+    if stats.get("contaminated_by_benchmark"):
+        console.print("contaminated by benchmark: " + ", ".join(f"{k} {v}" for k, v in stats["contaminated_by_benchmark"].items()))
+    console.print(f"curated: {run / 'curated'}   rejects: {run / 'rejects'}   stats: {run / 'stats' / 'curate.json'}")
+
+
 if __name__ == "__main__":
     app()
