@@ -28,7 +28,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) -m selfexec.cli trace examples/problems.jsonl --out $(RUN) --workers 2
 	$(PY) -m selfexec.cli narrate $(RUN) --narrator template
-	@echo "run folder: $(RUN)  (traces/, narrations/, stats/ inside)"
+	$(PY) -m selfexec.cli curate $(RUN)
+	@echo "run folder: $(RUN)  (traces/, narrations/, curated/, rejects/, stats/ inside)"
+	@echo "load it: datasets.load_dataset('parquet', data_files='$(RUN)/curated/*.parquet')"
 
 test: setup
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q
