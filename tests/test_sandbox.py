@@ -176,3 +176,11 @@ def test_same_input_same_trace_id_and_events(sandbox):
     a = run(sandbox, code, "pear apple fig kiwi")
     b = run(sandbox, code, "pear apple fig kiwi")
     assert a.trace_id == b.trace_id and a.events == b.events and a.stdout == b.stdout
+
+
+def test_randomized_programs_are_reproducible(sandbox):
+    # unseeded `random` (seen in real CodeContests solutions): same output traced and untraced
+    code = "import random\nxs = [random.randint(1, 10**9) for _ in range(3)]\nprint(xs)\n"
+    p, s, t = stdio(code)
+    a, b = trace_one(p, s, t, LIMITS, sandbox), trace_one(p, s, t, LIMITS, sandbox, trace=False)
+    assert a.stdout == b.stdout == trace_one(p, s, t, LIMITS, sandbox).stdout

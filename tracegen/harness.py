@@ -12,6 +12,7 @@ import atexit
 import errno
 import gc
 import io
+import random
 import sys
 from typing import Any
 
@@ -183,6 +184,9 @@ def _safe(exc: BaseException) -> str:
 
 
 def _run(job: dict[str, Any], tracer: Tracer | None, result: dict[str, Any], module: list) -> None:
+    # A forked child reseeds `random` from the OS; a fixed seed makes randomized solutions give
+    # the same output traced and untraced, and the same trace on every run.
+    random.seed(0)
     g = module[0]
     code_obj = compile(job["code"], USER_FILENAME, "exec")
     if job["kind"] == "stdio":
