@@ -54,20 +54,21 @@ def _render(v: object, budget: int, depth: int) -> str:
         return r if len(r) <= budget + 20 else r[:budget] + ELLIPSIS
     if t is list or t is tuple:
         n = len(v)
-        # Fast paths: sequences of scalars render with the C repr (no ", " inside a number).
+        # Fast paths: sequences of numbers render with the C repr (no ", " inside a number).
+        head = v[: budget // 3 + 1]
+        if depth > 0 and n > 1 and set(map(type, head)) <= _NUMBERS:
+            r = repr(head)
+            if n <= len(head) and len(r) <= budget:
+                return r
+            cut = r.rfind(", ", 0, budget)
+            if cut > 0:
+                shown = r.count(", ", 0, cut) + 1
+                open_, close = ("[", "]") if t is list else ("(", ")")
+                return f"{open_}{r[1:cut]}, {ELLIPSIS}(+{n - shown} more){close}"
         if n <= budget // 3 and _all_atoms(v):
             r = repr(v)
             if len(r) <= budget:
                 return r
-        elif n > budget // 3 and depth > 0:
-            head = v[: budget // 3 + 1]
-            if set(map(type, head)) <= _NUMBERS:
-                r = repr(head)
-                cut = r.rfind(", ", 0, budget)
-                if cut > 0:
-                    shown = r.count(", ", 0, cut) + 1
-                    open_, close = ("[", "]") if t is list else ("(", ")")
-                    return f"{open_}{r[1:cut]}, {ELLIPSIS}(+{n - shown} more){close}"
         return _render_items(v, budget, depth, "[" if t is list else "(", "]" if t is list else ")", n)
     if t is dict:
         return _render_dict(v, budget, depth)
@@ -181,7 +182,7 @@ def visible_key(v, budget: int = 120):
     """
     n = len(v)
     k = budget // 3 + 1
-    if n <= k:
+    if n < 2:
         return None
     first = v[0]
     if type(first) is list or type(first) is tuple:

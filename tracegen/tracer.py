@@ -79,7 +79,8 @@ class Tracer:
         # every 700 of them and take half the time of a long trace. Only the timing of cyclic
         # garbage collection changes, never what the program computes.
         self._gc_threshold = gc.get_threshold()
-        gc.set_threshold(max(self._gc_threshold[0], 200_000), *self._gc_threshold[1:])
+        t0, t1, t2 = self._gc_threshold
+        gc.set_threshold(max(t0, 200_000), max(t1, 100), max(t2, 100))
         threading.settrace(self._global)
         sys.settrace(self._global)
 
@@ -97,6 +98,9 @@ class Tracer:
         self.stopped = reason
         sys.settrace(None)
         threading.settrace(None)  # type: ignore[arg-type]
+        if self._gc_threshold is not None:  # the rest runs untraced, with the usual collector
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
 
     # -- the trace functions --------------------------------------------------------------------
     def _global(self, frame, event, arg):
