@@ -16,6 +16,7 @@ import random
 import sys
 from typing import Any
 
+from .lineinfo import Prepared
 from .tracer import USER_FILENAME, Tracer
 
 RETURN_REPR_CAP = 100_000
@@ -88,13 +89,16 @@ class CapturedStdout(io.TextIOBase):
         return "utf-8"
 
 
-def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str, Any]:
+def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None,
+            prepared: Prepared | None = None) -> dict[str, Any]:
     """Run `job` here and return the result dict the worker sends back.
 
     job keys: kind, code, input, entry_point, check, trace (bool), max_events, max_bytes,
     repr_chars, max_stdout_bytes. `stdin` replaces sys.stdin (the worker gives fd 0 instead).
     """
     out = CapturedStdout(job.get("max_stdout_bytes", 4_000_000))
+    if prepared is None:
+        prepared = Prepared(job["code"], USER_FILENAME)
     tracer = None
     if job.get("trace", True):
         tracer = Tracer(
@@ -103,6 +107,7 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str
             max_bytes=job.get("max_bytes", 1_000_000),
             repr_chars=job.get("repr_chars", 120),
             stdout=out,
+            prepared=prepared,
         )
     saved = sys.stdout, sys.stdin, sys.__stdout__
     sys.stdout = sys.__stdout__ = out
@@ -113,7 +118,7 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None) -> dict[str
     module = [{"__name__": "__main__", "__builtins__": __builtins__}]
     result: dict[str, Any] = {"status": "ok", "exception": None, "return_repr": None, "reason": ""}
     try:
-        _run(job, tracer, result, module)
+        _run(job, prepared, tracer, result, module)
     except OutputLimitExceeded as exc:
         _fail(result, "output_limit", exc, "stdout cap reached; raise max_stdout_bytes to keep more")
     except OSError as exc:
@@ -183,12 +188,15 @@ def _safe(exc: BaseException) -> str:
         return "<unprintable>"
 
 
-def _run(job: dict[str, Any], tracer: Tracer | None, result: dict[str, Any], module: list) -> None:
+def _run(job: dict[str, Any], prepared: Prepared, tracer: Tracer | None, result: dict[str, Any],
+         module: list) -> None:
     # A forked child reseeds `random` from the OS; a fixed seed makes randomized solutions give
     # the same output traced and untraced, and the same trace on every run.
     random.seed(0)
     g = module[0]
-    code_obj = compile(job["code"], USER_FILENAME, "exec")
+    if prepared.error is not None:
+        raise prepared.error
+    code_obj = prepared.code
     if job["kind"] == "stdio":
         if tracer is not None:
             tracer.start()

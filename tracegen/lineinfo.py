@@ -11,6 +11,7 @@ correctness.
 from __future__ import annotations
 
 import ast
+import dis  # at import time: the sandbox worker loads it once, not every forked child
 
 # Builtins that never mutate their arguments (they may call user __str__/__iter__ code, which is traced).
 PURE_CALLS = frozenset(
@@ -123,8 +124,6 @@ class CodeInfo:
     __slots__ = ("stores", "always", "full_lines", "cross_lines")
 
     def __init__(self, code):
-        import dis
-
         stores: dict[int | None, set[tuple[str, bool]]] = {}
         self.full_lines: set[int] = set()
         self.cross_lines: set[int] = set()
@@ -142,3 +141,29 @@ class CodeInfo:
         # stores with no line number (compiler cleanup code) may run between any two events
         self.always = tuple(sorted(stores.pop(None, set())))
         self.stores = {line: tuple(sorted(names | set(self.always))) for line, names in stores.items()}
+
+
+class Prepared:
+    """Everything the tracer derives from a program's source, computed once per source.
+
+    The sandbox worker makes this before forking, so the many runs of one solution (a
+    CodeContests solution has dozens of tests) share it instead of each child compiling and
+    analysing the program again.
+    """
+
+    __slots__ = ("code", "mutating", "globals_by_func", "code_info", "error")
+
+    def __init__(self, source: str, filename: str):
+        self.mutating, self.globals_by_func = analyse(source)
+        self.code_info: dict = {}
+        self.error: BaseException | None = None
+        try:
+            self.code = compile(source, filename, "exec")
+        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
+            self.code, self.error = None, exc  # the run reports it as the program's own error
+            return
+        todo = [self.code]
+        while todo:
+            co = todo.pop()
+            self.code_info[co] = CodeInfo(co)
+            todo.extend(c for c in co.co_consts if hasattr(c, "co_code"))

@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from .lineinfo import CodeInfo, analyse
+from .lineinfo import CodeInfo, Prepared
 from .render import ATOM_TYPES, SKIP_TYPES, render, same_visible, visible_key
 
 USER_FILENAME = "<solution>"
@@ -56,6 +56,7 @@ class Tracer:
         max_bytes: int = 1_000_000,
         repr_chars: int = 120,
         stdout: Any = None,
+        prepared: Prepared | None = None,
     ):
         self.max_events = max_events
         self.max_bytes = max_bytes
@@ -64,10 +65,12 @@ class Tracer:
         self.events: list[tuple] = []
         self.n_bytes = 0
         self.stopped: str | None = None  # None | "event_budget" | "byte_budget"
-        self._mutating, self._globals_by_func = analyse(source)
+        if prepared is None:
+            prepared = Prepared(source, USER_FILENAME)
+        self._mutating, self._globals_by_func = prepared.mutating, prepared.globals_by_func
         self._epoch = [0]  # bumped by every line that may mutate a container in place
         self._xepoch = [0]  # bumped by every line that rebinds a name of another frame
-        self._code_info: dict[Any, CodeInfo] = {}
+        self._code_info: dict[Any, CodeInfo] = dict(prepared.code_info)
         self._depths: dict[int, int] = {}  # id(frame) -> depth, for frames now running
         self._suspended: dict[Any, _FrameState] = {}  # generator frames between resumes
         self._stdout_pos = 0

@@ -26,6 +26,8 @@ from typing import Any
 # Imported here, before any fork, so children never need to read files after dropping privileges.
 from . import harness  # noqa: F401
 from .harness import run_job
+from .lineinfo import Prepared
+from .tracer import USER_FILENAME
 
 NOBODY = 65534
 RESULT_CAP = 64_000_000
@@ -88,12 +90,13 @@ def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[st
         f.write(job["input"] if job["kind"] == "stdio" else "")
     if drop:
         os.chown(workdir, NOBODY, NOBODY)
+    prepared = _prepared(job["code"])
     r, w = os.pipe()
     t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(r)
-        _child(job, workdir, drop, w)
+        _child(job, workdir, drop, w, prepared)
     os.close(w)
     data, timed_out, too_big, wstatus = _collect(r, pid, t0 + job["timeout_s"])
     if wstatus is None:
@@ -109,7 +112,20 @@ def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[st
     return header, payload
 
 
-def _child(job: dict[str, Any], workdir: str, drop: bool, w: int) -> None:
+_PREPARED: dict[str, Prepared] = {}
+
+
+def _prepared(source: str) -> Prepared:
+    """Compile and analyse a program once per worker (runs of one solution share it)."""
+    p = _PREPARED.get(source)
+    if p is None:
+        if len(_PREPARED) >= 64:
+            _PREPARED.clear()
+        p = _PREPARED[source] = Prepared(source, USER_FILENAME)
+    return p
+
+
+def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prepared) -> None:
     code = 0
     try:
         os.setsid()
@@ -134,7 +150,7 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int) -> None:
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"})
         sys.stdin = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        result = run_job({**job, "compact": True})
+        result = run_job({**job, "compact": True}, prepared=prepared)
         data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
         os.write(w, struct.pack(">I", len(data)))
         view = memoryview(data)
