@@ -268,7 +268,7 @@ def main() -> int:
     print(f"  per trace, steady loop                        : {1000 * a['loop_s'] / n:8.2f} ms")
     print(f"    in the worker's run_in_child (mkdir, fork,  : {1000 * a['child_s'] / n:8.2f} ms  "
           f"(untraced: {1000 * a_untraced['child_s'] / a_untraced['n']:.2f} ms)")
-    print(f"     child runs + exits, reap; its wall_ms)")
+    print("     child runs + exits, reap; its wall_ms)")
     print(f"    the rest (pipe, JSON, parent, rmtree)       : {1000 * (a['loop_s'] - a['child_s']) / n:8.2f} ms")
     print(f"    the traced run_job itself, in-process       : {1000 * inproc['loop_s'] / inproc['n']:8.2f} ms"
           "  (gc.freeze()'d heap, as in the worker)")

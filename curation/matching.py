@@ -13,31 +13,16 @@ Built on tracegen.compare (literal parsing, float tolerance 1e-5, containers ele
 
 from __future__ import annotations
 
-import ast
 import re
 from functools import lru_cache
 from typing import Any
 
-from tracegen.compare import FLOAT_TOL, reprs_match, stdout_matches, values_equal
+from tracegen.compare import FLOAT_TOL, MISSING, parse_literal, reprs_match, stdout_matches, values_equal
 
 ELLIPSIS = "…"
-MISSING = object()  # what `literal` returns for text that is not a Python literal
 _UNSET = object()
 _SPACE = re.compile(r"\s+")
-
-
-def literal(text: str | None) -> Any:
-    """The value of a Python literal, or MISSING.
-
-    >>> literal("[1, -2.5, None, {'a'}]"), literal("f(3)") is MISSING
-    ([1, -2.5, None, {'a'}], True)
-    """
-    if text is None:
-        return MISSING
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return MISSING
+literal = parse_literal  # the value of a Python literal, or MISSING
 
 
 @lru_cache(maxsize=4096)

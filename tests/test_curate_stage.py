@@ -85,7 +85,7 @@ def inject(run: Path) -> dict[str, int]:
 
 def test_funnel_over_cruxeval_and_codecontests(tmp_path):
     run = copy_run(tmp_path / "run", crux=True, codecontests=True)
-    injected = inject(run)
+    inject(run)
     narrated = sum(pq.read_metadata(f).num_rows for f in (run / "narrations").glob("*.parquet"))
     crux_records = [json.loads(line) for line in CRUX.read_text().splitlines()]
     heldout = write_jsonl(tmp_path / "heldout.jsonl", crux_records[100:100 + HELDOUT])

@@ -13,21 +13,21 @@ import math
 from typing import Any
 
 FLOAT_TOL = 1e-5
-_MISSING = object()
+MISSING = object()  # what parse_literal returns for text that is not a Python literal
 
 
 def parse_literal(text: str | None) -> Any:
-    """The Python value a repr stands for, or _MISSING when it is not a literal.
+    """The Python value a repr stands for, or MISSING when it is not a literal.
 
     >>> parse_literal("[1, (2, 'a')]")
     [1, (2, 'a')]
     """
     if text is None:
-        return _MISSING
+        return MISSING
     try:
         return ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return _MISSING
+        return MISSING
 
 
 def values_equal(a: Any, b: Any, tol: float = FLOAT_TOL) -> bool:
@@ -69,7 +69,7 @@ def reprs_match(actual: str | None, expected: str | None) -> bool | None:
     if actual is None:
         return False
     a, b = parse_literal(actual), parse_literal(expected)
-    if a is _MISSING or b is _MISSING:
+    if a is MISSING or b is MISSING:
         return actual.strip() == expected.strip()
     return values_equal(a, b)
 
