@@ -14,6 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from tracegen.narrate.records import META_TYPE, meta_dict, meta_pairs
+
 SCHEMA_VERSION = "1"
 
 # Every reason a row can be dropped for, in the order the filters run (a row gets the first).
@@ -167,7 +169,7 @@ CURATED_SCHEMA = pa.schema(
         ("contaminated_by", pa.string()),
         ("duplicate_of", pa.string()),
         ("verifier_version", pa.string()),
-        ("meta", pa.map_(pa.string(), pa.string())),
+        ("meta", META_TYPE),
     ],
     metadata={"selfexec.record": "CuratedRow", "selfexec.schema_version": SCHEMA_VERSION},
 )
@@ -200,8 +202,7 @@ def rows_to_table(rows: list[CuratedRow] | list[dict[str, Any]]) -> pa.Table:
     dicts = []
     for r in rows:
         d = r.to_dict() if isinstance(r, CuratedRow) else dict(r)
-        meta = d.get("meta") or {}
-        d["meta"] = list(meta.items()) if isinstance(meta, dict) else list(meta)
+        d["meta"] = meta_pairs(meta_dict(d.get("meta")))
         dicts.append(d)
     return pa.Table.from_pylist(dicts, schema=CURATED_SCHEMA)
 
@@ -209,6 +210,5 @@ def rows_to_table(rows: list[CuratedRow] | list[dict[str, Any]]) -> pa.Table:
 def row_from_dict(d: dict[str, Any]) -> CuratedRow:
     names = {f.name for f in dataclasses.fields(CuratedRow)}
     d = {k: v for k, v in d.items() if k in names}
-    meta = d.get("meta") or {}
-    d["meta"] = dict(meta) if not isinstance(meta, dict) else meta
+    d["meta"] = meta_dict(d.get("meta"))
     return CuratedRow(**d)

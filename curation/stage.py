@@ -28,7 +28,7 @@ import yaml
 
 from tracegen.engine import ShardContext, merged_shard_stats, run_shards
 from tracegen.narrate.records import narration_from_row
-from tracegen.records import trace_from_row
+from tracegen.records import trace_from_row, write_parquet_atomic
 
 from .decontam import DEFAULT_NGRAM, DEFAULT_THRESHOLD, BenchmarkIndex, build_index
 from .dedup import DEFAULT_NEAR_THRESHOLD, exact_duplicates, minhash_from_values, minhash_of, near_duplicate_programs
@@ -355,9 +355,7 @@ def _write_outputs(run: Path, parts: list[Path], decisions: dict[tuple[int, int]
         rejected = table.filter(pa.array([not r["kept"] for r in public], type=pa.bool_()))
         for sub, t in (("curated", kept), ("rejects", rejected)):
             dest = run / sub / f"{sub}-{p_i:05d}-of-{world:05d}.parquet"
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            pq.write_table(t, tmp, compression="zstd")
-            os.replace(tmp, dest)
+            write_parquet_atomic(t, dest)
             new.add(dest)
     for sub in ("curated", "rejects"):
         for old in (run / sub).glob("*.parquet"):

@@ -19,7 +19,7 @@ from curate_helpers import CRUX, HUMANEVAL, REPO, copy_run, load_pairs, tokenize
 from curation.records import CURATED_SCHEMA, REASONS
 from curation.stage import Benchmark, ConfigError, CurateConfig, run_curate_stage
 from tracegen.narrate.markup import inline
-from tracegen.narrate.records import narrations_to_table
+from tracegen.narrate.records import meta_dict, narrations_to_table
 from tracegen.narrate.template_narrator import TemplateNarrator
 from tracegen.records import trace_from_row
 
@@ -110,7 +110,7 @@ def test_funnel_over_cruxeval_and_codecontests(tmp_path):
     for reason in REASONS:
         assert stats["by_reason"][reason] >= 1, f"no {reason} rows"
     for r in rejected:
-        want = r["meta"] and dict(r["meta"]).get("injected")
+        want = r["meta"] and meta_dict(r["meta"]).get("injected")
         if want and want != "duplicate":
             assert r["reject_reason"] == want, (r["trace_id"], r["reject_detail"])
     # reasons real data gives: the 5 held-out CRUXEval items, long CodeContests narrations, and
@@ -124,13 +124,13 @@ def test_funnel_over_cruxeval_and_codecontests(tmp_path):
     near = [r for r in rejected if r["reject_reason"] == "near_duplicate"]
     assert near and all("pluses_everywhere" in r["problem_id"] for r in near)
     # exactly one of the two narrations of the same run is kept
-    dup_trace = next(r["trace_id"] for r in kept + rejected if r["meta"] and dict(r["meta"]).get("injected") == "duplicate")
+    dup_trace = next(r["trace_id"] for r in kept + rejected if r["meta"] and meta_dict(r["meta"]).get("injected") == "duplicate")
     pair = [r for r in kept + rejected if r["trace_id"] == dup_trace]
     assert sorted(r["reject_reason"] for r in pair) == ["", "duplicate"]
     assert [r["duplicate_of"] for r in pair if r["reject_reason"] == "duplicate"] == [dup_trace]
     # every untouched template narration passed verification (no false rejects)
     verification = ("bad_output", "output_mismatch", "trace_talk", "unknown_variable", "wrong_claim")
-    assert all(r["meta"] and dict(r["meta"]).get("injected") for r in rejected if r["reject_reason"] in verification)
+    assert all(r["meta"] and meta_dict(r["meta"]).get("injected") for r in rejected if r["reject_reason"] in verification)
     assert stats["claims"]["claims_checked"] > 10_000 and stats["traces"]["rows"] > 0
 
     # a rerun skips the finished shards and gives the same rows

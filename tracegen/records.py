@@ -169,3 +169,22 @@ def traces_to_table(traces: list[Trace]) -> pa.Table:
 def trace_from_row(row: dict[str, Any]) -> Trace:
     names = {f.name for f in dataclasses.fields(Trace)}
     return Trace(**{k: v for k, v in row.items() if k in names})
+
+
+def write_parquet_atomic(table: pa.Table, dest) -> None:
+    """Write `table` to `dest` through a temp name and a rename (readers never see half a file).
+
+    An empty table is written as a schema with no row groups: `datasets.load_dataset` fails on a
+    file holding one empty row group, and every output folder must load with it as it is.
+    """
+    import os
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
+        if table.num_rows:
+            writer.write_table(table)
+    os.replace(tmp, dest)

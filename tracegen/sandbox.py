@@ -63,20 +63,22 @@ def resolve_mode(mode: str) -> str:
     return "rlimit"
 
 
-def _paths_to_rebind() -> list[str]:
-    """Paths under /root the worker needs (root's home is hidden in the jail)."""
+def _paths_to_rebind(hidden: tuple[str, ...]) -> list[str]:
+    """Paths the worker needs that the jail's tmpfs mounts (`hidden`) would cover: the
+    interpreter, the virtualenv, this package (a checkout under /tmp or /root included)."""
     wanted = {sys.prefix, sys.base_prefix, PROJECT_ROOT, *[p for p in sys.path if p]}
     wanted = {os.path.realpath(p) for p in wanted if os.path.exists(p)}
     wanted.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
-    under_root = sorted(p for p in wanted if p == "/root" or p.startswith("/root/"))
+    covered = sorted(p for p in wanted if any(p == h or p.startswith(h + "/") for h in hidden))
     out: list[str] = []
-    for p in under_root:
+    for p in covered:
         if not any(p == q or p.startswith(q + "/") for q in out):
             out.append(p)
     return out
 
 
 def _bwrap_args() -> list[str]:
+    hidden = ("/tmp",)
     args = ["--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--tmpfs", "/tmp"]
     if os.geteuid() == 0:
@@ -84,19 +86,19 @@ def _bwrap_args() -> list[str]:
         args = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                 "--cap-add", "CAP_CHOWN", "--cap-add", "CAP_KILL", "--cap-add", "CAP_DAC_OVERRIDE",
-                "--cap-add", "CAP_FOWNER", *args]
-        args += ["--tmpfs", "/root"]
-        made: set[str] = set()
-        for p in _paths_to_rebind():
-            # bwrap would create the missing parents 0700; make them 0755 so uid 65534 can pass
-            for parent in reversed(Path(p).parents):
-                d = str(parent)
-                if d.startswith("/root/") and d not in made:
-                    made.add(d)
-                    args += ["--perms", "0755", "--dir", d]
-            args += ["--ro-bind", p, p]
+                "--cap-add", "CAP_FOWNER", *args, "--tmpfs", "/root"]
+        hidden = ("/tmp", "/root")
     else:
         args = ["--unshare-all", *args]
+    made: set[str] = set()
+    for p in _paths_to_rebind(hidden):
+        # bwrap would create the missing parents 0700; make them 0755 so uid 65534 can pass
+        for parent in reversed(Path(p).parents):
+            d = str(parent)
+            if d not in made and any(d.startswith(h + "/") for h in hidden):
+                made.add(d)
+                args += ["--perms", "0755", "--dir", d]
+        args += ["--ro-bind", p, p]
     return args
 
 

@@ -63,6 +63,25 @@ class Narration:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
+# A list of key/value structs, not an Arrow map: `datasets` has no feature type for maps, and
+# every file we write must load with `datasets.load_dataset` as it is.
+META_TYPE = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+
+
+def meta_pairs(meta: dict[str, str] | None) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in sorted((meta or {}).items())]
+
+
+def meta_dict(value: Any) -> dict[str, str]:
+    """The `meta` column read back (list of key/value structs, pairs, or a dict) as a dict."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    return {(x["key"] if isinstance(x, dict) else x[0]): (x["value"] if isinstance(x, dict) else x[1])
+            for x in value}
+
+
 NARRATION_SCHEMA = pa.schema(
     [
         ("trace_id", pa.string()),
@@ -85,7 +104,7 @@ NARRATION_SCHEMA = pa.schema(
         ("finish_reason", pa.string()),
         ("folded", pa.bool_()),
         ("events_shown", pa.int32()),
-        ("meta", pa.map_(pa.string(), pa.string())),
+        ("meta", META_TYPE),
     ],
     metadata={"selfexec.record": "Narration", "selfexec.schema_version": SCHEMA_VERSION},
 )
@@ -95,7 +114,7 @@ def narrations_to_table(rows: list[Narration]) -> pa.Table:
     dicts = []
     for r in rows:
         d = r.to_dict()
-        d["meta"] = list(d["meta"].items())  # pyarrow wants a map as key/value pairs
+        d["meta"] = meta_pairs(d["meta"])
         dicts.append(d)
     return pa.Table.from_pylist(dicts, schema=NARRATION_SCHEMA)
 
@@ -103,6 +122,5 @@ def narrations_to_table(rows: list[Narration]) -> pa.Table:
 def narration_from_row(row: dict[str, Any]) -> Narration:
     names = {f.name for f in dataclasses.fields(Narration)}
     d = {k: v for k, v in row.items() if k in names}
-    meta = d.get("meta") or {}
-    d["meta"] = dict(meta) if not isinstance(meta, dict) else meta
+    d["meta"] = meta_dict(d.get("meta"))
     return Narration(**d)

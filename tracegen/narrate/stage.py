@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..engine import ShardContext, counter_dict, merged_shard_stats, run_shards
-from ..records import trace_from_row
+from ..records import trace_from_row, write_parquet_atomic
 from .records import TRANSPORT_FAILURES, narrations_to_table
 
 NARRATORS = ("template", "openai", "transformers")
@@ -254,9 +254,7 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
     out = narrator.narrate_batch(traces, on_done) if narrator is not None else []
     name = src.name.replace("traces-", "narrations-", 1)
     dest = Path(cfg.run) / "narrations" / name
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    pq.write_table(narrations_to_table(out), tmp, compression="zstd")
-    os.replace(tmp, dest)
+    write_parquet_atomic(narrations_to_table(out), dest)
     ctx.report_progress(len(out))
     cache = getattr(narrator, "cache", None)
     by_status = Counter(r.status for r in out)
