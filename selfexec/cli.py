@@ -36,6 +36,8 @@ def trace(
     max_events: int = typer.Option(10_000, "--max-events", help="Stop recording after this many events."),
     max_bytes: int = typer.Option(1_000_000, "--max-bytes", help="Stop recording after this many bytes of events."),
     max_problems: Optional[int] = typer.Option(None, "--max-problems", help="Only the first N problems."),
+    reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run or dataset folder: take its traces of "
+                                                               "unchanged (solution, test) pairs instead of re-running them."),
 ) -> None:
     """Run every (solution, test) pair in the sandbox under the tracer; write Trace rows."""
     from tracegen.loaders import LoaderError
@@ -45,7 +47,7 @@ def trace(
 
     cfg = TraceConfig(
         inputs=[str(p) for p in problems], out=str(out), format=format, workers=workers, shards=shards,
-        sandbox=sandbox, max_problems=max_problems,
+        sandbox=sandbox, max_problems=max_problems, reuse=str(reuse) if reuse else None,
         limits=Limits(timeout_s=timeout, memory_mb=memory_mb, max_events=max_events, max_bytes=max_bytes),
     )
     try:
@@ -81,7 +83,8 @@ class _progress:
 
 
 def _trace_summary(stats: dict, out: Path) -> None:
-    console.print(f"[bold]trace[/bold]: {stats.get('rows', 0)} rows, sandbox {stats.get('sandbox')}")
+    console.print(f"[bold]trace[/bold]: {stats.get('rows', 0)} rows ({stats.get('computed', 0)} traced, "
+                  f"{stats.get('reused', 0)} reused), sandbox {stats.get('sandbox')}")
     table = Table()
     table.add_column("status")
     table.add_column("rows", justify="right")
@@ -123,6 +126,8 @@ def narrate(
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (each loads its own model)."),
     max_traces: Optional[int] = typer.Option(None, "--max-traces", help="Only the first N ok traces."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace this run's narrations (the cache is kept)."),
+    reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run or dataset folder: take its narrations "
+                                                               "of the same traces, narrator and prompt."),
 ) -> None:
     """Narrate every ok trace of RUN; write Narration rows to RUN/narrations/."""
     from tracegen.narrate.stage import ConfigError as NarrateConfigError
@@ -133,7 +138,7 @@ def narrate(
         tokenizer=str(tokenizer) if tokenizer else None, max_prompt_tokens=max_prompt_tokens,
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, concurrency=concurrency,
         timeout_s=timeout, max_retries=retries, batch_size=batch_size, device=device, workers=workers,
-        max_traces=max_traces, overwrite=overwrite,
+        max_traces=max_traces, overwrite=overwrite, reuse=str(reuse) if reuse else None,
     )
     try:
         with _progress("narrating") as update:
@@ -149,7 +154,8 @@ def narrate(
 
 
 def _narrate_summary(stats: dict, run: Path) -> None:
-    table = Table(title=f"narrate: {stats.get('rows', 0)} rows")
+    table = Table(title=f"narrate: {stats.get('rows', 0)} rows ({stats.get('computed', 0)} narrated, "
+                        f"{stats.get('reused', 0)} reused)")
     table.add_column("status")
     table.add_column("rows", justify="right")
     for status, n in sorted(stats.get("by_status", {}).items(), key=lambda kv: -kv[1]):
@@ -163,6 +169,8 @@ def _narrate_summary(stats: dict, run: Path) -> None:
                   f"requests {stats.get('requests', 0):,} (this call {now.get('requests', 0):,}), "
                   f"cache hits {stats.get('cache_hits', 0):,}; shards run this call "
                   f"{stats.get('shards_run_this_call', 0)}/{stats.get('shards', 0)}, {stats.get('wall_s_this_call', 0)} s")
+    for why in stats.get("reuse_refused", {}):
+        err_console.print(f"[yellow]warning:[/yellow] no narration reused: {why}")
     for w in stats.get("warnings", []):
         err_console.print(f"[yellow]warning:[/yellow] {w}")
     console.print(f"narrations: {run / 'narrations'}   stats: {run / 'stats' / 'narrate.json'}")

@@ -115,6 +115,9 @@ class Trace:
     stderr: str = ""
     reason: str = ""  # why a non-ok status happened, in words
     sandbox: str = ""  # bwrap | rlimit
+    license: str = ""  # of the problem set the program and input come from
+    entry_point: str = ""  # the function called (function problems)
+    public: bool = False  # the test is one the problem statement shows
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -157,6 +160,9 @@ TRACE_SCHEMA = pa.schema(
         ("stderr", pa.string()),
         ("reason", pa.string()),
         ("sandbox", pa.string()),
+        ("license", pa.string()),
+        ("entry_point", pa.string()),
+        ("public", pa.bool_()),
     ],
     metadata={"selfexec.record": "Trace", "selfexec.schema_version": SCHEMA_VERSION},
 )

@@ -100,4 +100,7 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
         stderr=(res.get("stderr") or "")[:4000],
         reason=res.get("reason") or "",
         sandbox=sandbox.mode,
+        license=problem.license,
+        entry_point=problem.entry_point,
+        public=test.public,
     )

@@ -23,7 +23,8 @@ from . import TRACER_VERSION
 from .engine import ShardContext, counter_dict, merged_shard_stats, run_shards
 from .loaders import load_many
 from .records import TRACE_SCHEMA, Limits, Problem, traces_to_table
-from .runner import trace_one
+from .reuse import ReuseError, TraceReuse, reuse_files, trace_key
+from .runner import trace_id, trace_one
 from .sandbox import Sandbox, resolve_mode
 
 FLUSH_ROWS = 128
@@ -43,6 +44,7 @@ class TraceConfig:
     sandbox: str = "auto"
     max_problems: int | None = None
     limits: Limits = field(default_factory=Limits)
+    reuse: str | None = None  # an earlier run or dataset folder: its traces are taken, not recomputed
 
     def validate(self) -> None:
         if not self.inputs:
@@ -59,11 +61,17 @@ class TraceConfig:
             raise ConfigError("timeout must be > 0 s and memory at least 64 MB")
         if lim.max_events < 1 or lim.max_bytes < 1000:
             raise ConfigError("max_events must be >= 1 and max_bytes >= 1000")
+        if self.reuse:
+            try:
+                reuse_files(self.reuse, "traces")
+            except ReuseError as exc:
+                raise ConfigError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["inputs"] = [str(Path(p).resolve()) for p in self.inputs]
         d["out"] = str(Path(self.out).resolve())
+        d["reuse"] = str(Path(self.reuse).resolve()) if self.reuse else None
         return d
 
 
@@ -93,7 +101,8 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
         stage="trace", tracer_version=TRACER_VERSION, sandbox=sandbox_mode, shards=shards,
         problems=len(problems), pairs=total, wall_s_this_call=round(time.monotonic() - t0, 3),
     )
-    stats.setdefault("rows", 0)
+    for k in ("rows", "computed", "reused"):
+        stats.setdefault(k, 0)
     (run / "stats" / "trace.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
     return stats
 
@@ -101,7 +110,8 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
 def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
     """Resuming with other settings would mix rows of two configs in one run: refuse."""
     recipe = run / "recipe.yaml"
-    mine = {k: v for k, v in cfg.to_dict().items() if k not in ("workers", "out")}
+    # reuse only saves work (a reused row is the row it would compute), so it may change on resume
+    mine = {k: v for k, v in cfg.to_dict().items() if k not in ("workers", "out", "reuse")}
     whole = {}
     if recipe.exists():
         whole = yaml.safe_load(recipe.read_text()) or {}
@@ -109,7 +119,7 @@ def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
             raise ConfigError(
                 f"{run} already holds a trace run with other settings; use a new --out folder "
                 f"or delete {run} to start over")
-    whole["trace"] = mine  # other stages keep their own sections of the recipe
+    whole["trace"] = dict(mine, reuse=cfg.to_dict()["reuse"])  # other stages keep their own sections
     run.mkdir(parents=True, exist_ok=True)
     tmp = recipe.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(whole, sort_keys=True))
@@ -124,6 +134,8 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx
     by_status: Counter = Counter()
     by_source: Counter = Counter()
     by_source_status: dict[str, Counter] = {}
+    reused = _reused_traces(cfg, mine)
+    computed = 0
     events = 0
     wall_ms = 0.0
     done = 0
@@ -136,7 +148,12 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx
             for problem in mine:
                 for solution in problem.solutions:
                     for test in problem.tests:
-                        tr = trace_one(problem, solution, test, cfg.limits, sandbox)
+                        tr = reused.pop(_key(problem, solution, test, cfg.limits), None)
+                        if tr is None:
+                            tr = trace_one(problem, solution, test, cfg.limits, sandbox)
+                            computed += 1
+                        else:
+                            tr.source, tr.license = problem.source, problem.license
                         buf.append(tr)
                         by_status[tr.status] += 1
                         by_source[problem.source] += 1
@@ -161,6 +178,8 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx
     ctx.report_progress(done)
     ctx.write_stats({
         "rows": done,
+        "computed": computed,
+        "reused": done - computed,
         "by_status": counter_dict(by_status),
         "by_source": counter_dict(by_source),
         "by_source_status": {k: counter_dict(v) for k, v in by_source_status.items()},
@@ -168,3 +187,16 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx
         "sandbox_wall_ms": round(wall_ms, 3),
         "shard_seconds": round(time.monotonic() - t0, 3),
     })
+
+
+def _key(problem: Problem, solution, test, limits: Limits) -> tuple:
+    tid = trace_id(solution.code, test.input, problem.kind, problem.entry_point, test.check, limits)
+    return trace_key(tid, problem.problem_id, solution.solution_id, test.test_id, test.output)
+
+
+def _reused_traces(cfg: TraceConfig, problems: list[Problem]) -> dict[tuple, object]:
+    """The earlier traces of this shard's pairs, by key (empty without --reuse)."""
+    if not cfg.reuse:
+        return {}
+    keys = [_key(p, s, t, cfg.limits) for p in problems for s in p.solutions for t in p.tests]
+    return TraceReuse(cfg.reuse).take(keys)

@@ -93,6 +93,13 @@ class HFNarrator:
         self.counter = HFTokenCounter(self.tok, f"tokenizer:{Path(settings.model_dir).name}")
         self.generated = 0  # prompts actually run through the model
 
+    def prompt_sha(self, trace: Trace) -> str | None:
+        """The sha of the exact messages this narrator would send for `trace` (None: too long)."""
+        try:
+            return build_prompt(trace, self.counter, self.prompt_budget).sha
+        except PromptTooLong:
+            return None
+
     def narrate_batch(self, traces: list[Trace], on_done: Callable[[int], None] | None = None) -> list[Narration]:
         rows: list[Narration | None] = [None] * len(traces)
         todo: list[tuple[int, Prompt, str]] = []

@@ -74,6 +74,13 @@ class OpenAINarrator:
         self.retries = 0
         self._failures_in_a_row = 0
 
+    def prompt_sha(self, trace: Trace) -> str | None:
+        """The sha of the exact messages this narrator would send for `trace` (None: too long)."""
+        try:
+            return build_prompt(trace, self.counter, self.prompt_budget).sha
+        except PromptTooLong:
+            return None
+
     def narrate_batch(self, traces: list[Trace], on_done: Callable[[int], None] | None = None) -> list[Narration]:
         return asyncio.run(self.anarrate_batch(traces, on_done))
 

@@ -33,6 +33,7 @@ import yaml
 
 from ..engine import ShardContext, counter_dict, merged_shard_stats, run_shards
 from ..records import trace_from_row, write_parquet_atomic
+from ..reuse import NarrationReuse, ReuseError, reuse_files
 from .records import TRANSPORT_FAILURES, narrations_to_table
 
 NARRATORS = ("template", "openai", "transformers")
@@ -73,6 +74,7 @@ class NarrateConfig:
     max_traces: int | None = None  # only the first N ok traces (in file order)
     cache_dir: str | None = None  # default RUN/cache
     overwrite: bool = False  # drop this run's narrations (not the cache) and start over
+    reuse: str | None = None  # an earlier run or dataset folder: its fitting narrations are taken as they are
 
     def validate(self) -> None:
         if self.narrator not in NARRATORS:
@@ -90,6 +92,11 @@ class NarrateConfig:
         for name in ("max_prompt_tokens", "max_tokens", "concurrency", "batch_size", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.reuse:
+            try:
+                reuse_files(self.reuse, "narrations")
+            except ReuseError as exc:
+                raise ConfigError(str(exc)) from None
         if self.timeout_s <= 0 or self.max_retries < 0 or not 0 <= self.temperature <= 5 or not 0 < self.top_p <= 1:
             raise ConfigError("need timeout > 0, retries >= 0, 0 <= temperature <= 5 and 0 < top_p <= 1")
 
@@ -163,7 +170,8 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
                  this_call=this_call)
     if cfg.narrator == "openai" and not cfg.tokenizer:
         stats["warnings"] = ["no --tokenizer: prompt budgets were estimated from characters"]
-    stats.setdefault("rows", 0)
+    for k in ("rows", "computed", "reused"):
+        stats.setdefault(k, 0)
     (run / "stats" / "narrate.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
     if error is not None:
         failed = {k: v for k, v in stats.get("by_status", {}).items() if k in TRANSPORT_FAILURES}
@@ -211,6 +219,7 @@ def _check_same_settings(run: Path, cfg: NarrateConfig) -> None:
     recipe = run / "recipe.yaml"
     doc = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
     doc[STAGE] = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("run", "overwrite", "workers")}
+    doc[STAGE]["reuse"] = str(Path(cfg.reuse).resolve()) if cfg.reuse else None
     _write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
 
 
@@ -251,7 +260,12 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
             ctx.report_progress(done[0])
             last[0] = time.monotonic()
 
-    out = narrator.narrate_batch(traces, on_done) if narrator is not None else []
+    reused, why_not = _reused_narrations(cfg, traces, narrator)
+    if reused:
+        on_done(len(reused))
+    todo = [t for i, t in enumerate(traces) if i not in reused]
+    fresh = iter(narrator.narrate_batch(todo, on_done) if todo else [])
+    out = [reused[i] if i in reused else next(fresh) for i in range(len(traces))]
     name = src.name.replace("traces-", "narrations-", 1)
     dest = Path(cfg.run) / "narrations" / name
     write_parquet_atomic(narrations_to_table(out), dest)
@@ -261,6 +275,8 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
     extra = narrator.stats() if hasattr(narrator, "stats") else {}
     stats = {
         "rows": len(out),
+        "computed": len(out) - len(reused),
+        "reused": len(reused),
         "by_status": counter_dict(by_status),
         "skipped_by_trace_status": counter_dict(skipped),
         "tokens_in": sum(r.tokens_in for r in out),
@@ -273,9 +289,21 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
         "latency_ms": round(sum(r.latency_ms for r in out if not r.cached), 3),
         "shard_seconds": round(time.monotonic() - t0, 3),
     }
+    if why_not:
+        stats["reuse_refused"] = {why_not: 1}
     ctx.write_stats(stats)
     if cache is not None:
         cache.close()
     failed = {k: v for k, v in by_status.items() if k in TRANSPORT_FAILURES}
     if failed:
         raise RuntimeError(f"shard {rank} ({src.name}): requests failed {failed}; rows written to {dest}")
+
+
+def _reused_narrations(cfg: NarrateConfig, traces: list, narrator: Any) -> tuple[dict[int, Any], str]:
+    """({position: earlier Narration} that fit these traces exactly, why none could be reused)."""
+    if not cfg.reuse or narrator is None:
+        return {}, ""
+    reuse = NarrationReuse(cfg.reuse, cfg.output_settings())
+    if not reuse.usable:
+        return {}, reuse.why_not
+    return reuse.take(traces, narrator), ""

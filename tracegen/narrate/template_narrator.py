@@ -51,12 +51,16 @@ class TemplateNarrator:
                 on_done(1)
         return out
 
+    def prompt_sha(self, trace: Trace) -> str:
+        """What the narration of `trace` is a function of (no prompt: the narrator's settings)."""
+        settings = [VERSION, self.seed, self.fold_k, self.max_events, trace.trace_id]
+        return hashlib.sha256(json.dumps(settings).encode()).hexdigest()
+
     def narrate(self, trace: Trace) -> Narration:
         t0 = time.perf_counter()
-        settings = [VERSION, self.seed, self.fold_k, self.max_events, trace.trace_id]
         row = Narration(
             trace_id=trace.trace_id, narrator=self.name, model="", revision=self.revision,
-            prompt_sha=hashlib.sha256(json.dumps(settings).encode()).hexdigest(), text="",
+            prompt_sha=self.prompt_sha(trace), text="",
             predicted_output=None, status="ok", problem_id=trace.problem_id, solution_id=trace.solution_id,
             test_id=trace.test_id, kind=trace.kind,
         )
