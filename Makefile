@@ -26,11 +26,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: setup
-	$(PY) -m selfexec.cli trace examples/problems.jsonl --out $(RUN) --workers 2
-	$(PY) -m selfexec.cli narrate $(RUN) --narrator template
-	$(PY) -m selfexec.cli curate $(RUN)
-	@echo "run folder: $(RUN)  (traces/, narrations/, curated/, rejects/, stats/ inside)"
-	@echo "load it: datasets.load_dataset('parquet', data_files='$(RUN)/curated/*.parquet')"
+	$(PY) -m selfexec.cli run recipes/demo.yaml --set run=$(RUN) --set publish.out=$(RUN)-dataset
+	@echo "run folder: $(RUN)   dataset folder: $(RUN)-dataset (README.md is its card)"
+	@echo "load it:    python -c \"import datasets; print(datasets.load_dataset('$(RUN)-dataset', 'sft'))\""
 
 test: setup
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q

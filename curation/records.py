@@ -87,6 +87,8 @@ class CuratedRow:
     events_shown: int
     # the trace fields a dataset needs
     source: str | None
+    license: str | None
+    entry_point: str | None
     code: str | None
     input: str | None
     expected_output: str | None
@@ -143,6 +145,8 @@ CURATED_SCHEMA = pa.schema(
         ("folded", pa.bool_()),
         ("events_shown", pa.int32()),
         ("source", pa.string()),
+        ("license", pa.string()),
+        ("entry_point", pa.string()),
         ("code", pa.string()),
         ("input", pa.string()),
         ("expected_output", pa.string()),
@@ -188,7 +192,8 @@ def curated_row(trace: Any, narration: Any, verdict: Verdict, verifier_version: 
         test_id=n.test_id or (t.test_id if t else ""), kind=n.kind or (t.kind if t else ""),
         tokens_in=n.tokens_in, tokens_out=n.tokens_out, latency_ms=n.latency_ms, cached=n.cached,
         finish_reason=n.finish_reason, folded=n.folded, events_shown=n.events_shown,
-        source=t.source if t else None, code=t.code if t else None, input=t.input if t else None,
+        source=t.source if t else None, license=t.license if t else None,
+        entry_point=t.entry_point if t else None, code=t.code if t else None, input=t.input if t else None,
         expected_output=t.expected_output if t else None, true_output=true_output,
         trace_status=t.status if t else None, stdout=t.stdout if t else None,
         return_repr=t.return_repr if t else None, exception=t.exception if t else None,

@@ -235,5 +235,115 @@ def _curate_summary(stats: dict, run: Path) -> None:
     console.print(f"curated: {run / 'curated'}   rejects: {run / 'rejects'}   stats: {run / 'stats' / 'curate.json'}")
 
 
+@app.command()
+def publish(
+    run: Path = typer.Argument(..., help="Curated run folder (traces/, curated/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to write (laid out as a Hub dataset repo)."),
+    version: Optional[str] = typer.Option(None, "--version", help="MAJOR.MINOR.PATCH; default 1.0.0, or the parent's next minor."),
+    repo_id: Optional[str] = typer.Option(None, "--repo-id", help="ORG/NAME: push to the Hub after writing (needs a token)."),
+    private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
+    parent: Optional[Path] = typer.Option(None, "--parent", help="Previous version's folder (default: what OUT holds, "
+                                                                 "or where the run or its --reuse run was published)."),
+    name: str = typer.Option("", "--name", help="The card's title (default: the folder's name)."),
+    license: list[str] = typer.Option([], "--license", help="SOURCE=LICENCE for sources whose problems carry none (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the problem -> split assignment."),
+) -> None:
+    """Write RUN as a versioned Hugging Face dataset folder (configs traces, narrated, sft, rl) and optionally push it."""
+    from curation.publish.stage import PublishConfig
+
+    licenses = {}
+    for spec in license:
+        if "=" not in spec:
+            err_console.print(f"[red]error:[/red] --license {spec!r}: use SOURCE=LICENCE, e.g. --license my-set=MIT")
+            raise typer.Exit(2)
+        src, lic = spec.split("=", 1)
+        licenses[src.strip()] = lic.strip()
+    cfg = PublishConfig(run=str(run), out=str(out), version=version, parent=str(parent) if parent else None,
+                        repo_id=repo_id, private=private, name=name, seed=seed, licenses=licenses)
+    _publish(cfg)
+
+
+def _publish(cfg) -> None:
+    from curation.publish.hub import PushError
+    from curation.publish.manifest import ConfigError
+    from curation.publish.stage import push_published, run_publish_stage
+
+    try:
+        stats = run_publish_stage(cfg)
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    table = Table(title=f"publish: version {stats['version']}" + (f" (parent {stats['parent_version']})"
+                                                                   if stats["parent_version"] else ""))
+    table.add_column("config")
+    for col in ("train", "validation", "test", "added", "removed"):
+        table.add_column(col, justify="right")
+    for c, rows in stats["rows"].items():
+        d = stats["diff_vs_parent"].get(c, {})
+        table.add_row(c, *(str(rows.get(s, 0)) for s in ("train", "validation", "test")),
+                      str(d.get("added", "-")), str(d.get("removed", "-")))
+    console.print(table)
+    console.print(f"dataset: {stats['out']}")
+    console.print(f"load it: datasets.load_dataset({stats['out']!r}, 'sft')   (configs: traces, narrated, sft, rl)")
+    if cfg.repo_id:
+        try:
+            res = push_published(cfg, stats)
+        except PushError as exc:
+            err_console.print(f"[red]push failed:[/red] {exc}")
+            raise typer.Exit(1)
+        console.print(f"pushed to {res['repo_id']} ({res['commit_url']}), tag {res['tag']}")
+
+
+@app.command("run")
+def run_recipe(
+    recipe: Path = typer.Argument(..., help="YAML recipe with run:, trace:, narrate:, curate:, publish: (see recipes/)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe key: KEY=VALUE, e.g. trace.workers=2 (repeatable)."),
+    reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run or dataset folder: only pairs not seen "
+                                                               "there are traced and narrated."),
+) -> None:
+    """trace -> narrate -> curate -> publish from one recipe; rerun the same command to resume."""
+    from curation.decontam import BenchmarkError
+    from curation.stage import ConfigError as CurateConfigError
+    from curation.stage import run_curate_stage
+    from selfexec.recipe import RecipeError, load_recipe, stage_configs
+    from tracegen.loaders import LoaderError
+    from tracegen.narrate.stage import ConfigError as NarrateConfigError
+    from curation.publish.manifest import ConfigError as PublishConfigError
+    from tracegen.narrate.stage import NARRATORS, NarrateIncomplete, run_narrate_stage
+    from tracegen.sandbox import SandboxError
+    from tracegen.stage import ConfigError, run_trace_stage
+
+    sets = list(set_) + ([f"reuse={reuse}"] if reuse else [])
+    try:
+        cfgs = stage_configs(load_recipe(recipe, sets))
+        # what can be checked before any work; the rest is checked when its stage starts
+        cfgs["trace"].validate()
+        cfgs["publish"].check_settings()
+        if cfgs["narrate"].narrator not in NARRATORS:
+            raise RecipeError(f"unknown narrator {cfgs['narrate'].narrator!r}: use one of {', '.join(NARRATORS)}")
+    except (RecipeError, ConfigError, PublishConfigError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    run = Path(cfgs["trace"].out)
+    try:
+        with _progress("tracing") as update:
+            stats = run_trace_stage(cfgs["trace"], on_progress=update)
+        _trace_summary(stats, run)
+        with _progress("narrating") as update:
+            stats = run_narrate_stage(cfgs["narrate"], on_progress=update)
+        _narrate_summary(stats, run)
+        with _progress("curating") as update:
+            stats = run_curate_stage(cfgs["curate"], on_progress=update)
+        _curate_summary(stats, run)
+    except (ConfigError, LoaderError, SandboxError, NarrateConfigError, CurateConfigError, BenchmarkError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    except NarrateIncomplete as exc:
+        _narrate_summary(exc.stats, run)
+        err_console.print(f"[red]error:[/red] {exc}\nRerun `selfexec run {recipe}` to resume.")
+        raise typer.Exit(1)
+    _publish(cfgs["publish"])
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,253 @@
+"""The publish stage: a curated run in, a Hugging Face dataset folder out (DESIGN §3).
+
+Reads top to bottom: validate the config, read the run's traces and kept rows, resolve each
+source's licence, build the four configs and split them by problem, find the parent version,
+write everything (data files, manifest, plots, card) into a temporary folder and swap it in,
+note the result in the run, and push when a repo id is given.
+
+Publishing is deterministic: no clock, no random state, rows sorted by their ids, so the same run
+gives byte-identical files. Publishing the same content into a folder that already holds it
+keeps its version and parent, so a rerun changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from tracegen.records import TRACE_SCHEMA
+
+from ..records import CURATED_SCHEMA
+from .card import write_card
+from .configs import CONFIGS, RL_SCHEMA, SFT_SCHEMA, SPLITS, rl_rows, sft_rows, sha, split_of
+from .manifest import ConfigError, build_manifest, parent_of, parse_version, read_manifest
+
+STAGE = "publish"
+_SORT = ["source", "problem_id", "solution_id", "test_id", "trace_id"]
+
+
+@dataclass
+class PublishConfig:
+    run: str
+    out: str
+    version: str | None = None  # default: 1.0.0, or the parent's next minor version
+    parent: str | None = None  # the previous version's folder; default: found from OUT or the run
+    repo_id: str | None = None  # ORG/NAME on the Hub: push after writing
+    private: bool = False
+    name: str = ""  # the card's title; default: the folder's name
+    seed: int = 0  # of the problem -> split assignment
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
+    licenses: dict[str, str] = field(default_factory=dict)  # source -> licence, where the problems carry none
+    rows_per_file: int = 10_000
+    trace_rows_per_file: int = 1_000  # trace rows hold their events: smaller files
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PublishConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown publish settings {unknown}; valid: {sorted(names)}")
+        return cls(**d)
+
+    def validate(self) -> None:
+        self.check_settings()
+        run, out = Path(self.run), Path(self.out)
+        if not (run / "traces").is_dir():
+            raise ConfigError(f"no traces in {run / 'traces'}: publish needs a run folder (from `selfexec run` or "
+                              f"`selfexec trace/narrate/curate`)")
+        if not (run / "curated").is_dir():
+            raise ConfigError(f"no curated rows in {run / 'curated'}: run `selfexec curate {run}` first")
+        if out.resolve() == run.resolve() or out.resolve().parent == run.resolve() and out.name in (
+                "traces", "narrations", "curated", "rejects", "stats", "logs", "cache"):
+            raise ConfigError(f"--out {out} would overwrite the run's own files; pick another folder")
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file; pick a folder")
+        if out.is_dir() and any(out.iterdir()) and not (out / "selfexec.json").is_file():
+            raise ConfigError(f"--out {out} is not empty and holds no selfexec dataset (no selfexec.json); "
+                              f"pick an empty or new folder, or an earlier version's folder to replace")
+
+    def check_settings(self) -> None:
+        """What can be checked before the run exists."""
+        bad = sorted(set(self.splits) - set(SPLITS))
+        if bad or not self.splits or any(v < 0 for v in self.splits.values()):
+            raise ConfigError(f"splits must map {', '.join(SPLITS)} to fractions >= 0 (got {self.splits})")
+        if abs(sum(self.splits.values()) - 1) > 1e-9 or self.splits.get("train", 0) <= 0:
+            raise ConfigError(f"split fractions must add up to 1 with train > 0 (got {self.splits})")
+        if self.version is not None:
+            parse_version(self.version)
+        if self.repo_id is not None and self.repo_id.count("/") != 1:
+            raise ConfigError(f"repo_id must look like ORG/NAME (got {self.repo_id!r})")
+        if self.parent is not None and not (Path(self.parent) / "selfexec.json").is_file():
+            raise ConfigError(f"--parent {self.parent} is not a published dataset folder (no selfexec.json)")
+        if self.rows_per_file < 1 or self.trace_rows_per_file < 1:
+            raise ConfigError("rows_per_file and trace_rows_per_file must be >= 1")
+
+    def settings(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("run")
+        return d
+
+
+def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
+    """Write the dataset folder; returns the stats also written to RUN/stats/publish.json.
+    Pushing is separate (`push_published`) so a failed push never undoes the folder."""
+    cfg.validate()
+    run, out = Path(cfg.run), Path(cfg.out)
+    traces = _read(sorted((run / "traces").glob("*.parquet")), TRACE_SCHEMA)
+    narrated = _read(sorted((run / "curated").glob("*.parquet")), CURATED_SCHEMA)
+    licenses = _licenses(cfg, traces)
+    traces = _with_provenance(traces, licenses)
+    narrated = _with_provenance(narrated, licenses)
+    narrated_rows = narrated.to_pylist()
+    tables = {
+        "traces": traces,
+        "narrated": narrated,
+        "sft": pa.Table.from_pylist(sft_rows(narrated_rows), schema=SFT_SCHEMA),
+        "rl": pa.Table.from_pylist(rl_rows(narrated_rows, traces), schema=RL_SCHEMA),
+    }
+    parent_dir = parent_of(cfg, run, out)
+    parent = read_manifest(parent_dir) if parent_dir else None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    try:
+        files = {c: _write_config(tmp, c, tables[c], cfg) for c in CONFIGS}
+        manifest = build_manifest(cfg, run, tmp, files, tables, parent_dir, parent, read_manifest(out))
+        (tmp / "selfexec.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        write_card(tmp, cfg, run, manifest, tables, licenses)
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    diff = manifest.get("diff_vs_parent") or {}
+    stats = {
+        "stage": STAGE, "out": str(out.resolve()), "version": manifest["version"],
+        "parent_version": manifest["parent_version"],
+        "rows": {c: manifest["configs"][c]["rows"] for c in CONFIGS},
+        # a row is "reused" when the parent version already had it, "computed" when it is new
+        "computed": sum(d["added"] for d in diff.values()) if parent else sum(
+            m["total"] for m in manifest["configs"].values()),
+        "reused": sum(d["kept"] for d in diff.values()) if parent else 0,
+        "diff_vs_parent": diff,
+    }
+    (run / "stats").mkdir(exist_ok=True)
+    _write_atomic(run / "stats" / "publish.json", json.dumps(stats, indent=2, sort_keys=True))
+    _write_atomic(run / "published.json", json.dumps({"out": str(out.resolve()), "version": manifest["version"]},
+                                                     indent=2, sort_keys=True))
+    recipe = run / "recipe.yaml"
+    doc = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
+    doc[STAGE] = cfg.settings()
+    _write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
+    return stats
+
+
+def push_published(cfg: PublishConfig, stats: dict[str, Any]) -> dict[str, Any]:
+    """Push the folder `run_publish_stage` wrote; raises hub.PushError with what to do."""
+    from .hub import push_folder
+
+    res = push_folder(Path(cfg.out), cfg.repo_id, stats["version"], private=cfg.private)
+    return dataclasses.asdict(res)
+
+
+def _read(files: list[Path], schema: pa.Schema) -> pa.Table:
+    """The files as one table in `schema` (columns a run made by an older version lacks are null)."""
+    tables = []
+    for f in files:
+        t = pq.read_table(f)
+        for name in schema.names:
+            if name not in t.column_names:
+                t = t.append_column(name, pa.nulls(t.num_rows, schema.field(name).type))
+        tables.append(t.select(schema.names).cast(schema))
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    return table.sort_by([(c, "ascending") for c in _SORT + (["narrator", "prompt_sha"] if "narrator" in schema.names else [])])
+
+
+def _licenses(cfg: PublishConfig, traces: pa.Table) -> dict[str, str]:
+    """source -> licence: the recipe's `licenses` first, else what the problems carried."""
+    found: dict[str, set[str]] = {}
+    for src, lic in zip(traces.column("source").to_pylist(), traces.column("license").to_pylist()):
+        found.setdefault(src or "", set()).add(lic or "")
+    out, missing, mixed = {}, [], []
+    for src, lics in sorted(found.items()):
+        lics.discard("")
+        if src in cfg.licenses:
+            out[src] = cfg.licenses[src]
+        elif len(lics) == 1:
+            out[src] = lics.pop()
+        elif not lics:
+            missing.append(src)
+        else:
+            mixed.append(f"{src} ({', '.join(sorted(lics))})")
+    if missing or mixed:
+        what = []
+        if missing:
+            what.append(f"no licence for source(s) {', '.join(missing)}")
+        if mixed:
+            what.append(f"several licences within {'; '.join(mixed)}")
+        example = (missing or [m.split(' (')[0] for m in mixed])[0]
+        raise ConfigError(f"{' and '.join(what)}: add a `license` field to those problems, or set it in the "
+                          f"recipe (publish: {{licenses: {{{example}: MIT}}}}) or with --license {example}=MIT")
+    return out
+
+
+def _with_provenance(table: pa.Table, licenses: dict[str, str]) -> pa.Table:
+    src = table.column("source").to_pylist()
+    table = table.set_column(table.schema.get_field_index("license"), "license",
+                             pa.array([licenses.get(s or "", "") for s in src], type=pa.string()))
+    table = table.append_column("solution_sha", pa.array([sha(c) for c in table.column("code").to_pylist()], pa.string()))
+    return table.append_column("input_sha", pa.array([sha(i) for i in table.column("input").to_pylist()], pa.string()))
+
+
+def _write_config(root: Path, config: str, table: pa.Table, cfg: PublishConfig) -> dict[str, list[str]]:
+    """data/<config>/<split>-NNNNN-of-NNNNN.parquet; returns {split: [relative paths]}. Empty splits get
+    no file (and no entry in the card's configs); a config with no rows at all gets one empty train file,
+    so it still loads."""
+    per = cfg.trace_rows_per_file if config == "traces" else cfg.rows_per_file
+    names = [split_of(s or "", p, cfg.seed, cfg.splits) for s, p in
+             zip(table.column("source").to_pylist(), table.column("problem_id").to_pylist())]
+    out: dict[str, list[str]] = {}
+    for split in SPLITS:
+        part = table.filter(pa.array([n == split for n in names], type=pa.bool_()))
+        if part.num_rows == 0 and (split != "train" or table.num_rows):
+            continue
+        n_files = max(1, -(-part.num_rows // per))
+        out[split] = []
+        for i in range(n_files):
+            rel = f"data/{config}/{split}-{i:05d}-of-{n_files:05d}.parquet"
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            chunk = part.slice(i * per, per)
+            with pq.ParquetWriter(dest, chunk.schema, compression="zstd") as w:
+                if chunk.num_rows:  # an empty file holds no row group: `datasets` fails on an empty one
+                    w.write_table(chunk)
+            out[split].append(rel)
+    return out
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Replace OUT by the finished folder in two renames; a git checkout's .git is carried over."""
+    if (out / ".git").exists():
+        os.replace(out / ".git", tmp / ".git")
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    os.chmod(out, 0o755)  # mkdtemp made it 0700
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

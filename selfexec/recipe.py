@@ -1,0 +1,110 @@
+"""YAML recipes for `selfexec run`: load, apply `--set key=value` overrides, check every key, and
+build each stage's config. No stage logic here.
+
+    run: runs/demo              # the run folder (required)
+    reuse: runs/previous        # optional: an earlier run or dataset folder to take unchanged work from
+    trace:   {inputs: [examples/problems.jsonl], workers: 2, limits: {timeout_s: 10}}
+    narrate: {narrator: template}
+    curate:  {near_dup_threshold: 0.9}
+    publish: {out: runs/demo/dataset, version: 1.0.0, repo_id: null}
+
+Relative paths are taken from the directory `selfexec run` is started in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECTIONS = ("trace", "narrate", "curate", "publish")
+TOP_LEVEL = ("run", "reuse", *SECTIONS)
+
+
+class RecipeError(ValueError):
+    """The recipe (or an override) is wrong; the message names the key and what to change."""
+
+
+def load_recipe(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise RecipeError(f"{path} must be a mapping with the keys {', '.join(TOP_LEVEL)}")
+    for s in sets:
+        apply_set(doc, s)
+    unknown = sorted(set(doc) - set(TOP_LEVEL))
+    if unknown:
+        raise RecipeError(f"unknown recipe keys {unknown}; valid: {list(TOP_LEVEL)}")
+    if not doc.get("run"):
+        raise RecipeError("the recipe needs `run:` (the run folder), or pass --set run=runs/NAME")
+    for s in SECTIONS:
+        if not isinstance(doc.get(s) or {}, dict):
+            raise RecipeError(f"`{s}:` must be a mapping of settings (got {doc[s]!r})")
+    return doc
+
+
+def apply_set(doc: dict[str, Any], assignment: str) -> None:
+    """`a.b.c=value`: the value is read as YAML (`2`, `true`, `[a, b]`, `1.2.0` stays a string).
+
+    >>> d = {}; apply_set(d, "trace.limits.timeout_s=5"); apply_set(d, "publish.version=1.2.0"); d
+    {'trace': {'limits': {'timeout_s': 5}}, 'publish': {'version': '1.2.0'}}
+    """
+    if "=" not in assignment:
+        raise RecipeError(f"--set {assignment!r}: use KEY=VALUE, e.g. --set trace.workers=2")
+    key, raw = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise RecipeError(f"--set {assignment!r}: the key is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node = doc
+    for p in parts[:-1]:
+        if not isinstance(node.setdefault(p, {}), dict):
+            raise RecipeError(f"--set {assignment!r}: {p} is not a section")
+        node = node[p]
+    node[parts[-1]] = value
+
+
+def _fields(cls: Any, section: dict[str, Any], name: str, fixed: tuple[str, ...]) -> dict[str, Any]:
+    valid = {f.name for f in dataclasses.fields(cls)} - set(fixed)
+    unknown = sorted(set(section) - valid)
+    if unknown:
+        raise RecipeError(f"unknown {name} settings {unknown}; valid: {sorted(valid)}")
+    return dict(section)
+
+
+def stage_configs(doc: dict[str, Any]) -> dict[str, Any]:
+    """{stage: its config dataclass}, built from the recipe with the run folder and reuse filled in."""
+    from curation.publish.stage import PublishConfig
+    from curation.stage import CurateConfig
+    from tracegen.narrate.stage import NarrateConfig
+    from tracegen.records import Limits
+    from tracegen.stage import TraceConfig
+
+    run = str(doc["run"])
+    reuse = str(doc["reuse"]) if doc.get("reuse") else None
+    trace = _fields(TraceConfig, doc.get("trace") or {}, "trace", ("out", "reuse"))
+    if not trace.get("inputs"):
+        raise RecipeError("`trace.inputs` is required: the problem files to trace, e.g. [examples/problems.jsonl]")
+    if isinstance(trace["inputs"], str):
+        trace["inputs"] = [trace["inputs"]]
+    trace["limits"] = Limits(**_fields(Limits, trace.get("limits") or {}, "trace.limits", ()))
+    narrate = _fields(NarrateConfig, doc.get("narrate") or {}, "narrate", ("run", "reuse", "overwrite"))
+    curate = _fields(CurateConfig, doc.get("curate") or {}, "curate", ("run",))
+    publish = _fields(PublishConfig, doc.get("publish") or {}, "publish", ("run",))
+    publish.setdefault("out", str(Path(run) / "dataset"))
+    return {
+        "trace": TraceConfig(out=run, reuse=reuse, **trace),
+        "narrate": NarrateConfig(run=run, reuse=reuse, **narrate),
+        "curate": CurateConfig.from_dict(dict(curate, run=run)),
+        "publish": PublishConfig(run=run, **publish),
+    }
