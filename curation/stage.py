@@ -136,7 +136,7 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
     """Verify, filter, decontaminate and deduplicate every narration of the run; returns the
     stats also written to RUN/stats/curate.json."""
     cfg.validate()
-    t0 = time.monotonic()
+    t0, t_wall = time.monotonic(), time.time()
     run = Path(cfg.run)
     files = narration_files(run)
     log = run / "logs" / STAGE
@@ -165,6 +165,11 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
         traces=_trace_counts(run, written), settings=cfg.settings(), wall_s_this_call=round(time.monotonic() - t0, 3),
         verify_seconds=shard.get("shard_seconds", 0),
     )
+    # verification is redone whenever the narrations change (it is cheap next to tracing and
+    # narrating); "reused" counts rows whose shard was already verified by an interrupted call
+    stats["computed"] = sum(json.loads(p.read_text()).get("rows", 0)
+                            for p in (log / "shard_stats").glob("*.json") if p.stat().st_mtime >= t_wall - 0.001)
+    stats["reused"] = stats["in"] - stats["computed"]
     if index_path is not None:
         stats["benchmarks_indexed"] = BenchmarkIndex.load(index_path).counts
     _write_atomic(run / "stats" / "curate.json", json.dumps(stats, indent=2, sort_keys=True))

@@ -45,22 +45,23 @@ def read_manifest(folder: Path | None) -> dict[str, Any] | None:
 
 
 def parent_of(cfg: Any, run: Path, out: Path) -> Path | None:
-    """The previous version: --parent; else the version OUT holds now; else the dataset the run
-    (or the run it reused) was last published to."""
+    """The previous version: --parent; else the version OUT holds now; else, when the run reused
+    an earlier one (--reuse), the dataset that one is (or was published to)."""
     if cfg.parent:
         return Path(cfg.parent)
     if read_manifest(out):
         return out
     recipe = run / "recipe.yaml"
     reuse = ((yaml.safe_load(recipe.read_text()) or {}).get("trace") or {}).get("reuse") if recipe.exists() else None
-    for folder in [run] + ([Path(reuse)] if reuse else []):
-        if folder != run and read_manifest(folder):
-            return folder  # --reuse named a published dataset
-        published = folder / "published.json"
-        if published.is_file():
-            target = Path(json.loads(published.read_text())["out"])
-            if read_manifest(target) and target.resolve() != out.resolve():
-                return target
+    if not reuse:
+        return None
+    if read_manifest(Path(reuse)):
+        return Path(reuse)
+    published = Path(reuse) / "published.json"
+    if published.is_file():
+        target = Path(json.loads(published.read_text())["out"])
+        if read_manifest(target) and target.resolve() != out.resolve():
+            return target
     return None
 
 
@@ -76,11 +77,14 @@ def build_manifest(cfg: Any, run: Path, root: Path, files: dict[str, dict[str, l
             for p in paths:
                 digest.update(p.encode() + b"\0" + (root / p).read_bytes())
         configs[c] = {"rows": rows, "total": sum(rows.values()), "files": files[c], "sha256": digest.hexdigest()}
-    same = existing is not None and all(
-        existing.get("configs", {}).get(c, {}).get("sha256") == configs[c]["sha256"] for c in CONFIGS)
-    if same and cfg.version in (None, existing["version"]):
-        # the same content republished: same version, same parent, byte-identical files
-        version, parent_version, diff = existing["version"], existing["parent_version"], existing["diff_vs_parent"]
+    def same(m: dict[str, Any] | None) -> bool:
+        return m is not None and cfg.version in (None, m["version"]) and all(
+            m.get("configs", {}).get(c, {}).get("sha256") == configs[c]["sha256"] for c in CONFIGS)
+
+    twin = existing if same(existing) else parent if same(parent) else None
+    if twin is not None:
+        # the same content published again: same version, same parent, byte-identical files
+        version, parent_version, diff = twin["version"], twin["parent_version"], twin["diff_vs_parent"]
     else:
         if existing is not None and cfg.version is not None and cfg.version == existing.get("version"):
             raise ConfigError(f"version {cfg.version} is already published in {cfg.out} with other content; "
