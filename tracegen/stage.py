@@ -115,7 +115,8 @@ def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
     whole = {}
     if recipe.exists():
         whole = yaml.safe_load(recipe.read_text()) or {}
-        if whole.get("trace") and whole["trace"] != mine:
+        earlier = {k: v for k, v in (whole.get("trace") or {}).items() if k != "reuse"}
+        if earlier and earlier != mine:
             raise ConfigError(
                 f"{run} already holds a trace run with other settings; use a new --out folder "
                 f"or delete {run} to start over")
