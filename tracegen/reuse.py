@@ -25,10 +25,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from .narrate.records import TRANSPORT_FAILURES, narration_from_row
 from .records import Trace, trace_from_row
 
 NEVER_REUSED = ("timeout", "internal_error")
-_TRANSPORT = ("rate_limited", "server_error", "timeout", "connection_error", "aborted")
 _DATASET_DIR = {"traces": "traces", "narrations": "narrated"}
 
 
@@ -71,9 +71,6 @@ class _Index:
             for ri, row in enumerate(zip(*values)):
                 if usable(row):
                     self.where.setdefault(tuple(row[: len(key_cols) - 1]), (fi, ri))
-
-    def __len__(self) -> int:
-        return len(self.where)
 
     def rows(self, keys: list[tuple]) -> dict[tuple, dict[str, Any]]:
         by_file: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
@@ -132,12 +129,10 @@ class NarrationReuse:
         self.usable = not self.why_not
         cols = ["trace_id", "problem_id", "solution_id", "test_id", "status"]
         files = reuse_files(path, "narrations") if self.usable else []
-        self.index = _Index(files, cols, lambda row: row[-1] not in _TRANSPORT)
+        self.index = _Index(files, cols, lambda row: row[-1] not in TRANSPORT_FAILURES)
 
     def take(self, traces: list[Trace], narrator: Any) -> dict[int, Any]:
         """{position in `traces`: Narration} for the traces an earlier narration fits exactly."""
-        from .narrate.records import narration_from_row
-
         keys = [(t.trace_id, t.problem_id, t.solution_id, t.test_id) for t in traces]
         rows = self.index.rows(keys)
         out = {}

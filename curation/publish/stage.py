@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
     """Write the dataset folder; returns the stats also written to RUN/stats/publish.json.
     Pushing is separate (`push_published`) so a failed push never undoes the folder."""
     cfg.validate()
+    t0 = time.monotonic()
     run, out = Path(cfg.run), Path(cfg.out)
     traces = _read(sorted((run / "traces").glob("*.parquet")), TRACE_SCHEMA)
     narrated = _read(sorted((run / "curated").glob("*.parquet")), CURATED_SCHEMA)
@@ -137,6 +139,7 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
             m["total"] for m in manifest["configs"].values()),
         "reused": sum(d["kept"] for d in diff.values()) if parent else 0,
         "diff_vs_parent": diff,
+        "wall_s_this_call": round(time.monotonic() - t0, 3),
     }
     (run / "stats").mkdir(exist_ok=True)
     _write_atomic(run / "stats" / "publish.json", json.dumps(stats, indent=2, sort_keys=True))
