@@ -83,3 +83,29 @@ def test_reuse_of_something_else_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no such folder"):
         trace(tmp_path / "a", reuse=tmp_path / "missing")
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.filterwarnings("ignore:no --tokenizer given")
+def test_endpoint_narrations_are_reused_without_a_request(tmp_path):
+    """An LLM narrator's reuse key is the sha of the exact prompt it would send now: the new run
+    (with an empty request cache of its own) asks the endpoint only for the new traces."""
+    from narrate_fake_server import FakeChatServer
+
+    trace(tmp_path / "a", max_problems=4)
+    trace(tmp_path / "b", reuse=tmp_path / "a")
+    with FakeChatServer() as server:
+        def cfg(run: str, **kw) -> NarrateConfig:
+            return NarrateConfig(run=str(tmp_path / run), narrator="openai", base_url=server.base_url, model="fake",
+                                 concurrency=2, **kw)
+
+        first = run_narrate_stage(cfg("a"))
+        asked = server.requests
+        second = run_narrate_stage(cfg("b", reuse=str(tmp_path / "a")))
+        assert second["reused"] == first["by_status"]["ok"] and second["cache_hits"] == 0
+        assert server.requests - asked == second["computed"] == second["rows"] - second["reused"]
+        a, b = rows(tmp_path / "a", "narrations"), rows(tmp_path / "b", "narrations")
+        assert all(b[k]["text"] == a[k]["text"] and b[k]["prompt_sha"] == a[k]["prompt_sha"] for k in a)
+        # a smaller prompt budget changes the prompts: nothing is reused
+        trace(tmp_path / "c", reuse=tmp_path / "a")
+        third = run_narrate_stage(cfg("c", reuse=str(tmp_path / "a"), max_prompt_tokens=3000))
+        assert third["reused"] == 0 and "max_prompt_tokens" in next(iter(third["reuse_refused"]))
