@@ -243,7 +243,7 @@ def publish(
     repo_id: Optional[str] = typer.Option(None, "--repo-id", help="ORG/NAME: push to the Hub after writing (needs a token)."),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
     parent: Optional[Path] = typer.Option(None, "--parent", help="Previous version's folder (default: what OUT holds, "
-                                                                 "or where the run or its --reuse run was published)."),
+                                                                 "or the dataset the run's --reuse came from)."),
     name: str = typer.Option("", "--name", help="The card's title (default: the folder's name)."),
     license: list[str] = typer.Option([], "--license", help="SOURCE=LICENCE for sources whose problems carry none (repeatable)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the problem -> split assignment."),
@@ -263,7 +263,7 @@ def publish(
     _publish(cfg)
 
 
-def _publish(cfg) -> None:
+def _publish(cfg) -> None:  # cfg: curation.publish.stage.PublishConfig (imported lazily)
     from curation.publish.hub import PushError
     from curation.publish.manifest import ConfigError
     from curation.publish.stage import push_published, run_publish_stage
@@ -303,13 +303,13 @@ def run_recipe(
 ) -> None:
     """trace -> narrate -> curate -> publish from one recipe; rerun the same command to resume."""
     from curation.decontam import BenchmarkError
+    from curation.publish.manifest import ConfigError as PublishConfigError
     from curation.stage import ConfigError as CurateConfigError
     from curation.stage import run_curate_stage
     from selfexec.recipe import RecipeError, load_recipe, stage_configs
     from tracegen.loaders import LoaderError
-    from tracegen.narrate.stage import ConfigError as NarrateConfigError
-    from curation.publish.manifest import ConfigError as PublishConfigError
     from tracegen.narrate.stage import NARRATORS, NarrateIncomplete, run_narrate_stage
+    from tracegen.narrate.stage import ConfigError as NarrateConfigError
     from tracegen.sandbox import SandboxError
     from tracegen.stage import ConfigError, run_trace_stage
 
@@ -340,7 +340,7 @@ def run_recipe(
         raise typer.Exit(2)
     except NarrateIncomplete as exc:
         _narrate_summary(exc.stats, run)
-        err_console.print(f"[red]error:[/red] {exc}\nRerun `selfexec run {recipe}` to resume.")
+        err_console.print(f"[red]error:[/red] {exc}\nRerun the same `selfexec run` command to resume.")
         raise typer.Exit(1)
     _publish(cfgs["publish"])
 

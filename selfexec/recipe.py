@@ -74,11 +74,24 @@ def apply_set(doc: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = value
 
 
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
 def _fields(cls: Any, section: dict[str, Any], name: str, fixed: tuple[str, ...]) -> dict[str, Any]:
-    valid = {f.name for f in dataclasses.fields(cls)} - set(fixed)
-    unknown = sorted(set(section) - valid)
+    """The section's settings, each checked against the type of the setting's default: a recipe
+    typo fails here with the key's name, not deep inside a stage."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
+    unknown = sorted(set(section) - set(fields))
     if unknown:
-        raise RecipeError(f"unknown {name} settings {unknown}; valid: {sorted(valid)}")
+        raise RecipeError(f"unknown {name} settings {unknown}; valid: {sorted(fields)}")
+    for key, value in section.items():
+        default = fields[key].default
+        want = type(default) if type(default) in _KINDS else None
+        if value is None or want is None or isinstance(value, want) and not (want is int and isinstance(value, bool)):
+            continue
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        raise RecipeError(f"{name}.{key} must be {_KINDS[want]} (got {value!r})")
     return dict(section)
 
 

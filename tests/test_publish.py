@@ -228,6 +228,10 @@ def test_recipe_errors_name_the_key(tmp_path):
         stage_configs(load_recipe(DEMO, ["narrate.narater=openai"]))
     with pytest.raises(RecipeError, match=r"unknown trace.limits settings \['timeout'\]"):
         stage_configs(load_recipe(DEMO, ["trace.limits.timeout=3"]))
+    with pytest.raises(RecipeError, match=r"trace.workers must be an integer \(got 'two'\)"):
+        stage_configs(load_recipe(DEMO, ["trace.workers=two"]))
+    with pytest.raises(RecipeError, match="trace.limits.timeout_s must be a number"):
+        stage_configs(load_recipe(DEMO, ["trace.limits.timeout_s=soon"]))
     with pytest.raises(RecipeError, match="KEY=VALUE"):
         load_recipe(DEMO, ["trace.workers"])
     (tmp_path / "r.yaml").write_text("trace: {inputs: [x.jsonl]}\n")
@@ -271,3 +275,12 @@ def test_cli_without_a_token_writes_the_folder_and_says_how_to_push(demo, tmp_pa
     assert "no Hugging Face token" in err and "hf auth login" in err and "HF_TOKEN" in err
     assert str(tmp_path / "ds") in err.replace(" ", "") or "ds" in err
     assert len(datasets.load_dataset(str(tmp_path / "ds"), "sft", split="train")) > 0
+
+
+@pytest.mark.parametrize("module", ["curation.publish.configs", "curation.publish.manifest", "selfexec.recipe"])
+def test_doctest_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -56,7 +56,7 @@ def sha(text: str | None) -> str:
     """Short content hash of a solution or an input, for joins across datasets.
 
     >>> sha("print(1)")
-    'e0b5a5ee5fc4b3ef'
+    'd287bb7f9d15abdc'
     """
     return hashlib.sha256((text or "").encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
