@@ -59,6 +59,7 @@ def write_card(root: Path, cfg: Any, run: Path, manifest: dict[str, Any], tables
         sources=source_rows(tables, licenses), examples=examples(tables["sft"]),
         recipe=yaml.safe_dump(manifest["recipe"], sort_keys=True).rstrip("\n"), bibtex=PAPER_BIBTEX,
         repo_id=cfg.repo_id, made=manifest["made_with"],
+        statuses=sorted(manifest["funnel"]["trace"].get("by_status", {}).items(), key=lambda kv: (-kv[1], kv[0])),
     )
     (root / "README.md").write_text(text)
 
@@ -174,6 +175,7 @@ def write_plots(folder: Path, manifest: dict[str, Any], tables: dict[str, pa.Tab
     ax.invert_yaxis()
     for i, v in enumerate(values):
         ax.text(v, i, f" {v:,}", va="center")
+    ax.set_xlim(0, max(values + [1]) * 1.18)  # room for the counts
     ax.set_xlabel("rows")
     ax.set_title("filter funnel")
     save(fig, "funnel")
