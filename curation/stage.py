@@ -35,6 +35,7 @@ from .dedup import DEFAULT_NEAR_THRESHOLD, exact_duplicates, minhash_from_values
 from .filters import Drop, contaminated, duplicate, near_duplicate, token_counter
 from .normalize import code_key, dedup_key
 from .records import CURATED_SCHEMA, REASONS, curated_row, rows_to_table
+from .reuse import VerdictReuse
 from .stats import funnel_stats
 from .verify import VERIFIER_VERSION, verify
 
@@ -78,6 +79,7 @@ class CurateConfig:
     min_tokens: int = 16
     max_tokens: int = 8192
     workers: int = 1
+    reuse: str | None = None  # an earlier run folder: its verdicts on the same narrations are taken
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CurateConfig:
@@ -112,6 +114,8 @@ class CurateConfig:
             raise ConfigError(f"need 0 <= min_tokens <= max_tokens (got {self.min_tokens}, {self.max_tokens})")
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1 (got {self.workers})")
+        if self.reuse and not Path(self.reuse).is_dir():
+            raise ConfigError(f"--reuse {self.reuse}: no such folder; pass an earlier run folder")
         if self.tokenizer not in ("smollm2", "chars") and not Path(self.tokenizer).exists():
             raise ConfigError(f"--tokenizer must be smollm2, chars or a local folder with tokenizer.json: {self.tokenizer}")
 
@@ -121,8 +125,8 @@ class CurateConfig:
 
     def settings(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d.pop("workers")
-        d.pop("run")
+        for k in ("workers", "run", "reuse"):  # none of them changes a verdict
+            d.pop(k)
         d["benchmarks"] = [{"name": b.name, "path": str(Path(b.path).resolve())} for b in self.benchmarks]
         d["verifier_version"] = VERIFIER_VERSION
         return d
@@ -136,7 +140,7 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
     """Verify, filter, decontaminate and deduplicate every narration of the run; returns the
     stats also written to RUN/stats/curate.json."""
     cfg.validate()
-    t0, t_wall = time.monotonic(), time.time()
+    t0 = time.monotonic()
     run = Path(cfg.run)
     files = narration_files(run)
     log = run / "logs" / STAGE
@@ -165,11 +169,9 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
         traces=_trace_counts(run, written), settings=cfg.settings(), wall_s_this_call=round(time.monotonic() - t0, 3),
         verify_seconds=shard.get("shard_seconds", 0),
     )
-    # verification is redone whenever the narrations change (it is cheap next to tracing and
-    # narrating); "reused" counts rows whose shard was already verified by an interrupted call
-    stats["computed"] = sum(json.loads(p.read_text()).get("rows", 0)
-                            for p in (log / "shard_stats").glob("*.json") if p.stat().st_mtime >= t_wall - 0.001)
-    stats["reused"] = stats["in"] - stats["computed"]
+    stats["computed"], stats["reused"] = shard.get("computed", 0), shard.get("reused", 0)
+    if shard.get("reuse_refused"):
+        stats["reuse_refused"] = shard["reuse_refused"]
     if index_path is not None:
         stats["benchmarks_indexed"] = BenchmarkIndex.load(index_path).counts
     _write_atomic(run / "stats" / "curate.json", json.dumps(stats, indent=2, sort_keys=True))
@@ -228,22 +230,32 @@ def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, 
     sigs_done: set[str] = set()
     rows = []
     last = 0.0
+    earlier, why_not = {}, ""
+    if cfg.reuse:
+        prior = VerdictReuse(cfg.reuse, _fingerprint(Path(cfg.run), cfg, []))
+        earlier, why_not = prior.take(narrations), prior.why_not
     for i, n in enumerate(narrations):
         t = trace_for(traces, n)
-        v = verify(t, n, count, cfg.min_tokens, cfg.max_tokens)
-        ck, dk, contaminated_by, sig = "", "", "", None
+        ck, dk, contaminated_by = "", "", ""
+        reused = earlier.get(i) if t is not None else None
+        if reused is None:
+            earlier.pop(i, None)  # a narration without its trace is verified (and rejected) afresh
+            v = verify(t, n, count, cfg.min_tokens, cfg.max_tokens)
+        else:
+            v, contaminated_by, _ = reused  # a contamination drop is already part of the verdict
         if t is not None:
             ck, dk = code_key(t.code), dedup_key(t.code, t.input)
-            if index is not None:
+            if index is not None and reused is None:
                 if ck not in hits:
                     hits[ck] = index.check(t.code)
                 drop = contaminated(hits[ck])
                 if drop is not None:
                     contaminated_by = hits[ck].describe()
                     v.drop(*drop)
-            if v.kept and cfg.near and ck not in sigs_done:
-                sig = [int(x) for x in minhash_of(t.code).hashvalues]
-                sigs_done.add(ck)
+        sig = None
+        if t is not None and v.kept and cfg.near and ck not in sigs_done:  # one per program per shard
+            sig = (reused and reused[2]) or [int(x) for x in minhash_of(t.code).hashvalues]
+            sigs_done.add(ck)
         row = curated_row(t, n, v, VERIFIER_VERSION).to_dict()
         row["contaminated_by"] = contaminated_by
         row.update(_sort=sort_key(row), _dedup_key=dk, _code_key=ck, _minhash=sig)
@@ -259,7 +271,11 @@ def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, 
     pq.write_table(table.replace_schema_metadata(CURATED_SCHEMA.metadata), tmp, compression="zstd")
     os.replace(tmp, out)
     ctx.report_progress(len(rows))
-    ctx.write_stats({"rows": len(rows), "shard_seconds": round(time.monotonic() - t0, 3)})
+    stats = {"rows": len(rows), "computed": len(rows) - len(earlier), "reused": len(earlier),
+             "shard_seconds": round(time.monotonic() - t0, 3)}
+    if why_not:
+        stats["reuse_refused"] = {why_not: 1}
+    ctx.write_stats(stats)
 
 
 def sort_key(row: dict[str, Any]) -> list[str]:

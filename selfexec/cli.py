@@ -191,6 +191,8 @@ def curate(
     min_tokens: int = typer.Option(16, "--min-tokens", help="Shortest narration kept, in tokens."),
     max_tokens: int = typer.Option(8192, "--max-tokens", help="Longest narration kept, in tokens."),
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for verification."),
+    reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run folder: take its verdicts on the same "
+                                                               "narrations (same settings); dedup always reruns."),
 ) -> None:
     """Verify every narration of RUN against its trace; write RUN/curated/ (kept) and RUN/rejects/."""
     from curation.decontam import BenchmarkError
@@ -201,7 +203,7 @@ def curate(
         run=str(run), benchmarks=[parse_benchmark(b) for b in benchmark], ngram=ngram,
         contamination_threshold=contamination_threshold, exact_dedup=not no_exact_dedup,
         near_dup_threshold=near_dup_threshold, tokenizer=tokenizer, min_tokens=min_tokens, max_tokens=max_tokens,
-        workers=workers,
+        workers=workers, reuse=str(reuse) if reuse else None,
     )
     try:
         with _progress("curating") as update:
@@ -214,7 +216,8 @@ def curate(
 
 def _curate_summary(stats: dict, run: Path) -> None:
     sources = sorted(stats.get("by_source", {}))
-    table = Table(title=f"curate: {stats['kept']} of {stats['in']} rows kept")
+    table = Table(title=f"curate: {stats['kept']} of {stats['in']} rows kept ({stats.get('computed', 0)} verified, "
+                        f"{stats.get('reused', 0)} verdicts reused)")
     table.add_column("step")
     table.add_column("all", justify="right")
     for s in sources:
@@ -230,6 +233,8 @@ def _curate_summary(stats: dict, run: Path) -> None:
     console.print(f"claims: {c.get('claims', 0):,} found, {c.get('claims_checked', 0):,} checked, "
                   f"{c.get('claims_wrong', 0):,} wrong, {c.get('claims_unchecked', 0):,} unchecked (elided values), "
                   f"{c.get('claims_unknown', 0):,} about unknown variables")
+    for why in stats.get("reuse_refused", {}):
+        err_console.print(f"[yellow]warning:[/yellow] no verdict reused: {why}")
     if stats.get("contaminated_by_benchmark"):
         console.print("contaminated by benchmark: " + ", ".join(f"{k} {v}" for k, v in stats["contaminated_by_benchmark"].items()))
     console.print(f"curated: {run / 'curated'}   rejects: {run / 'rejects'}   stats: {run / 'stats' / 'curate.json'}")

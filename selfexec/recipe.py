@@ -112,12 +112,12 @@ def stage_configs(doc: dict[str, Any]) -> dict[str, Any]:
         trace["inputs"] = [trace["inputs"]]
     trace["limits"] = Limits(**_fields(Limits, trace.get("limits") or {}, "trace.limits", ()))
     narrate = _fields(NarrateConfig, doc.get("narrate") or {}, "narrate", ("run", "reuse", "overwrite"))
-    curate = _fields(CurateConfig, doc.get("curate") or {}, "curate", ("run",))
+    curate = _fields(CurateConfig, doc.get("curate") or {}, "curate", ("run", "reuse"))
     publish = _fields(PublishConfig, doc.get("publish") or {}, "publish", ("run",))
     publish.setdefault("out", str(Path(run) / "dataset"))
     return {
         "trace": TraceConfig(out=run, reuse=reuse, **trace),
         "narrate": NarrateConfig(run=run, reuse=reuse, **narrate),
-        "curate": CurateConfig.from_dict(dict(curate, run=run)),
+        "curate": CurateConfig.from_dict(dict(curate, run=run, reuse=reuse)),
         "publish": PublishConfig(run=run, **publish),
     }

@@ -1,6 +1,6 @@
 """Incremental reruns on real data: the first 700 CRUXEval items, then all 800 with --reuse.
 
-Exactly the 100 new (solution, test) pairs are traced and narrated (from the stats), the new
+Exactly the 100 new (solution, test) pairs are traced, narrated and verified (from the stats), the new
 version's card says 100 rows added, and what reuse produces is what a run from scratch produces:
 the `sft` and `rl` files are byte-identical. Reusing the published dataset folder instead of the
 run folder works the same way.
@@ -51,6 +51,7 @@ def test_only_the_100_new_pairs_are_traced_and_narrated(crux):
     r800 = crux["tmp"] / "r800"
     assert (stats(r800, "trace")["computed"], stats(r800, "trace")["reused"]) == (100, 700)
     assert (stats(r800, "narrate")["computed"], stats(r800, "narrate")["reused"]) == (100, 700)
+    assert (stats(r800, "curate")["computed"], stats(r800, "curate")["reused"]) == (100, 700)
     for stage in ("trace", "narrate", "curate", "publish"):
         s = stats(r800, stage)
         assert isinstance(s["computed"], int) and isinstance(s["reused"], int), stage
@@ -77,6 +78,21 @@ def test_reuse_gives_what_a_run_from_scratch_gives(crux):
             assert a.read_bytes() == b.read_bytes(), f"{config}/{a.name} differs from a run from scratch"
 
 
+def test_reused_verdicts_are_the_verdicts_from_scratch(crux):
+    import pyarrow.parquet as pq
+
+    def verdicts(ds: Path) -> dict:
+        cols = ["trace_id", "test_id", "kept", "reject_reason", "claims", "claims_checked", "claims_wrong",
+                "n_tokens", "contaminated_by", "duplicate_of"]
+        out = {}
+        for f in sorted((ds / "data" / "narrated").glob("*.parquet")):
+            for r in pq.read_table(f, columns=cols).to_pylist():
+                out[(r["trace_id"], r["test_id"])] = r
+        return out
+
+    assert verdicts(crux["tmp"] / "ds800") == verdicts(crux["tmp"] / "ds-fresh")
+
+
 def test_reusing_the_published_dataset_folder(crux):
     tmp = crux["tmp"]
     run(crux["recipe"], f"run={tmp / 'r800b'}", "trace.max_problems=null", f"publish.out={tmp / 'ds800b'}",
@@ -84,5 +100,8 @@ def test_reusing_the_published_dataset_folder(crux):
     r = tmp / "r800b"
     assert (stats(r, "trace")["computed"], stats(r, "trace")["reused"]) == (100, 700)
     assert (stats(r, "narrate")["computed"], stats(r, "narrate")["reused"]) == (100, 700)
+    # a dataset holds final verdicts of kept rows only: every narration is verified again, and it says so
+    assert (stats(r, "curate")["computed"], stats(r, "curate")["reused"]) == (800, 0)
+    assert any("holds no verified rows" in why for why in stats(r, "curate")["reuse_refused"])
     m = json.loads((tmp / "ds800b" / "selfexec.json").read_text())
     assert m["parent_version"] == "1.0.0" and m["diff_vs_parent"]["narrated"]["added"] == 100

@@ -109,3 +109,22 @@ def test_endpoint_narrations_are_reused_without_a_request(tmp_path):
         trace(tmp_path / "c", reuse=tmp_path / "a")
         third = run_narrate_stage(cfg("c", reuse=str(tmp_path / "a"), max_prompt_tokens=3000))
         assert third["reused"] == 0 and "max_prompt_tokens" in next(iter(third["reuse_refused"]))
+
+
+def test_verdicts_are_reused_only_with_the_same_curate_settings(tmp_path):
+    from curation.stage import CurateConfig, run_curate_stage
+
+    trace(tmp_path / "a", max_problems=4)
+    run_narrate_stage(NarrateConfig(run=str(tmp_path / "a")))
+    first = run_curate_stage(CurateConfig(run=str(tmp_path / "a"), tokenizer="chars"))
+    for run, settings in (("b", {}), ("c", {"min_tokens": 20})):
+        trace(tmp_path / run, reuse=tmp_path / "a")
+        run_narrate_stage(NarrateConfig(run=str(tmp_path / run), reuse=str(tmp_path / "a")))
+        stats = run_curate_stage(CurateConfig(run=str(tmp_path / run), tokenizer="chars", reuse=str(tmp_path / "a"),
+                                              **settings))
+        if not settings:
+            assert (stats["reused"], stats["computed"]) == (first["in"], stats["in"] - first["in"])
+            assert stats["kept"] == stats["in"] and "reuse_refused" not in stats
+        else:
+            assert (stats["reused"], stats["computed"]) == (0, stats["in"])
+            assert any("other settings (min_tokens)" in why for why in stats["reuse_refused"])
