@@ -156,7 +156,9 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
         if not index_path.exists():
             build_index([(b.name, b.path) for b in cfg.benchmarks], cfg.ngram, cfg.contamination_threshold).save(index_path)
     total = sum(pq.read_metadata(f).num_rows for f in files)
-    run_shards(STAGE, run, functools.partial(_verify_shard, cfg, [str(f) for f in files], index_path),
+    # the earlier run's verdicts are indexed once here and shared by every shard
+    reuse = VerdictReuse(cfg.reuse, _fingerprint(run, cfg, [])) if cfg.reuse else None
+    run_shards(STAGE, run, functools.partial(_verify_shard, cfg, [str(f) for f in files], index_path, reuse),
                tasks=len(files), workers=cfg.workers,
                on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
     parts = [log / "verified" / f"part-{r:05d}.parquet" for r in range(len(files))]
@@ -170,8 +172,8 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
         verify_seconds=shard.get("shard_seconds", 0),
     )
     stats["computed"], stats["reused"] = shard.get("computed", 0), shard.get("reused", 0)
-    if shard.get("reuse_refused"):
-        stats["reuse_refused"] = shard["reuse_refused"]
+    if reuse is not None and reuse.why_not:
+        stats["reuse_refused"] = [reuse.why_not]
     if index_path is not None:
         stats["benchmarks_indexed"] = BenchmarkIndex.load(index_path).counts
     _write_atomic(run / "stats" / "curate.json", json.dumps(stats, indent=2, sort_keys=True))
@@ -218,7 +220,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 # -- phase 1: one shard per narrations file ----------------------------------------------------------
-def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, rank: int, world: int,
+def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, reuse: VerdictReuse | None,
+                  rank: int, world: int,
                   ctx: ShardContext) -> None:
     t0 = time.monotonic()
     src = Path(files[rank])
@@ -230,10 +233,7 @@ def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, 
     sigs_done: set[str] = set()
     rows = []
     last = 0.0
-    earlier, why_not = {}, ""
-    if cfg.reuse:
-        prior = VerdictReuse(cfg.reuse, _fingerprint(Path(cfg.run), cfg, []))
-        earlier, why_not = prior.take(narrations), prior.why_not
+    earlier = reuse.take(narrations) if reuse is not None else {}
     for i, n in enumerate(narrations):
         t = trace_for(traces, n)
         ck, dk, contaminated_by = "", "", ""
@@ -273,8 +273,6 @@ def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, 
     ctx.report_progress(len(rows))
     stats = {"rows": len(rows), "computed": len(rows) - len(earlier), "reused": len(earlier),
              "shard_seconds": round(time.monotonic() - t0, 3)}
-    if why_not:
-        stats["reuse_refused"] = {why_not: 1}
     ctx.write_stats(stats)
 
 

@@ -143,12 +143,12 @@ def test_publishing_twice_is_byte_identical(demo, tmp_path):
     run, ds = demo
     first, second = tmp_path / "a", tmp_path / "b"
     for out in (first, second):
-        run_publish_stage(PublishConfig.from_dict({**yaml.safe_load(DEMO.read_text())["publish"],
+        run_publish_stage(PublishConfig(**{**yaml.safe_load(DEMO.read_text())["publish"],
                                                    "run": str(run), "out": str(out), "parent": None}))
     assert tree(first) == tree(second)
     # and into the folder that already holds it: same version, same bytes
     before = tree(first)
-    stats = run_publish_stage(PublishConfig.from_dict({**yaml.safe_load(DEMO.read_text())["publish"],
+    stats = run_publish_stage(PublishConfig(**{**yaml.safe_load(DEMO.read_text())["publish"],
                                                        "run": str(run), "out": str(first)}))
     assert stats["version"] == "1.0.0" and tree(first) == before
     assert filecmp.cmp(first / "README.md", ds / "README.md", shallow=False)

@@ -91,9 +91,10 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
     for sub in ("traces", "stats", "logs"):
         (run / sub).mkdir(parents=True, exist_ok=True)
     shards = min(cfg.shards, max(1, len(problems)))
+    reuse = TraceReuse(cfg.reuse) if cfg.reuse else None  # indexed once, shared by every shard
     t0 = time.monotonic()
     run_shards(
-        "trace", run, functools.partial(_trace_shard, cfg, sandbox_mode), tasks=shards,
+        "trace", run, functools.partial(_trace_shard, cfg, sandbox_mode, reuse), tasks=shards,
         workers=cfg.workers, on_progress=(lambda done: on_progress(done, total)) if on_progress else None,
     )
     stats = merged_shard_stats(run, "trace")
@@ -127,7 +128,8 @@ def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
     os.replace(tmp, recipe)
 
 
-def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx: ShardContext) -> None:
+def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, rank: int, world: int,
+                 ctx: ShardContext) -> None:
     problems = load_config_problems(cfg)
     mine = [p for i, p in enumerate(problems) if i % world == rank]
     out = Path(cfg.out) / "traces" / f"traces-{rank:05d}-of-{world:05d}.parquet"
@@ -135,7 +137,7 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, rank: int, world: int, ctx
     by_status: Counter = Counter()
     by_source: Counter = Counter()
     by_source_status: dict[str, Counter] = {}
-    reused = _reused_traces(cfg, mine)
+    reused = _reused_traces(cfg, mine, reuse)
     computed = 0
     events = 0
     wall_ms = 0.0
@@ -195,9 +197,8 @@ def _key(problem: Problem, solution, test, limits: Limits) -> tuple:
     return trace_key(tid, problem.problem_id, solution.solution_id, test.test_id, test.output)
 
 
-def _reused_traces(cfg: TraceConfig, problems: list[Problem]) -> dict[tuple, object]:
+def _reused_traces(cfg: TraceConfig, problems: list[Problem], reuse: TraceReuse | None) -> dict[tuple, object]:
     """The earlier traces of this shard's pairs, by key (empty without --reuse)."""
-    if not cfg.reuse:
+    if reuse is None:
         return {}
-    keys = [_key(p, s, t, cfg.limits) for p in problems for s in p.solutions for t in p.tests]
-    return TraceReuse(cfg.reuse).take(keys)
+    return reuse.take([_key(p, s, t, cfg.limits) for p in problems for s in p.solutions for t in p.tests])

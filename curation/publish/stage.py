@@ -52,14 +52,6 @@ class PublishConfig:
     rows_per_file: int = 10_000
     trace_rows_per_file: int = 1_000  # trace rows hold their events: smaller files
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> PublishConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown publish settings {unknown}; valid: {sorted(names)}")
-        return cls(**d)
-
     def validate(self) -> None:
         self.check_settings()
         run, out = Path(self.run), Path(self.out)

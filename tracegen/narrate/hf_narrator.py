@@ -21,7 +21,7 @@ from ..records import Trace
 from .cache import RequestCache, request_key
 from .llm_rows import answer_row, base_row, failure_row
 from .records import Narration
-from .render_prompt import Prompt, PromptTooLong, build_prompt
+from .render_prompt import Prompt, PromptTooLong, build_prompt, trace_prompt_sha
 from .tokens import HFTokenCounter
 
 _LOADED: dict[tuple[str, str, str], tuple[Any, Any]] = {}  # one load per process, shared by shards
@@ -95,10 +95,7 @@ class HFNarrator:
 
     def prompt_sha(self, trace: Trace) -> str | None:
         """The sha of the exact messages this narrator would send for `trace` (None: too long)."""
-        try:
-            return build_prompt(trace, self.counter, self.prompt_budget).sha
-        except PromptTooLong:
-            return None
+        return trace_prompt_sha(trace, self.counter, self.prompt_budget)
 
     def narrate_batch(self, traces: list[Trace], on_done: Callable[[int], None] | None = None) -> list[Narration]:
         rows: list[Narration | None] = [None] * len(traces)

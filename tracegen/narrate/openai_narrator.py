@@ -25,7 +25,7 @@ from ..records import Trace
 from .cache import RequestCache, request_key
 from .llm_rows import answer_row, base_row, failure_row
 from .records import Narration
-from .render_prompt import Prompt, PromptTooLong, build_prompt
+from .render_prompt import Prompt, PromptTooLong, build_prompt, trace_prompt_sha
 from .tokens import TokenCounter
 
 
@@ -76,10 +76,7 @@ class OpenAINarrator:
 
     def prompt_sha(self, trace: Trace) -> str | None:
         """The sha of the exact messages this narrator would send for `trace` (None: too long)."""
-        try:
-            return build_prompt(trace, self.counter, self.prompt_budget).sha
-        except PromptTooLong:
-            return None
+        return trace_prompt_sha(trace, self.counter, self.prompt_budget)
 
     def narrate_batch(self, traces: list[Trace], on_done: Callable[[int], None] | None = None) -> list[Narration]:
         return asyncio.run(self.anarrate_batch(traces, on_done))

@@ -70,6 +70,15 @@ def prompt_sha(messages: list[dict[str, str]]) -> str:
     return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+def trace_prompt_sha(trace: Trace, counter: TokenCounter, budget: int) -> str | None:
+    """The sha of the exact messages `build_prompt` makes for `trace` (None: it is too long); an LLM
+    narrator's reuse key (tracegen.reuse)."""
+    try:
+        return build_prompt(trace, counter, budget).sha
+    except PromptTooLong:
+        return None
+
+
 def entry_point(trace: Trace) -> str:
     for e in trace.events:
         if e["event"] == "call" and e["depth"] == 0:

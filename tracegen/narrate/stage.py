@@ -155,10 +155,11 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
     ok_counts = [_ok_count(f) for f in files]
     limits = _per_file_limits(ok_counts, cfg.max_traces)
     total = sum(limits)
+    reuse = NarrationReuse(cfg.reuse, cfg.output_settings()) if cfg.reuse else None  # indexed once
     t0 = time.time()
     error: RuntimeError | None = None
     try:
-        run_shards(STAGE, run, functools.partial(_narrate_shard, cfg, [str(f) for f in files], limits),
+        run_shards(STAGE, run, functools.partial(_narrate_shard, cfg, [str(f) for f in files], limits, reuse),
                    tasks=len(files), workers=cfg.workers,
                    on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
     except RuntimeError as exc:
@@ -168,6 +169,8 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
     stats.update(stage=STAGE, narrator=cfg.narrator, model=cfg.model, shards=len(files), traces_to_narrate=total,
                  wall_s_this_call=round(time.time() - t0, 3), shards_run_this_call=this_call.pop("_shards", 0),
                  this_call=this_call)
+    if reuse is not None and not reuse.usable:
+        stats["reuse_refused"] = [reuse.why_not]
     if cfg.narrator == "openai" and not cfg.tokenizer:
         stats["warnings"] = ["no --tokenizer: prompt budgets were estimated from characters"]
     for k in ("rows", "computed", "reused"):
@@ -241,7 +244,8 @@ def _stats_since(run: Path, t0: float) -> dict[str, Any]:
     return out
 
 
-def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank: int, world: int,
+def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], reuse: NarrationReuse | None,
+                   rank: int, world: int,
                    ctx: ShardContext) -> None:
     t0 = time.monotonic()
     src = Path(files[rank])
@@ -260,7 +264,7 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
             ctx.report_progress(done[0])
             last[0] = time.monotonic()
 
-    reused, why_not = _reused_narrations(cfg, traces, narrator)
+    reused = reuse.take(traces, narrator) if reuse is not None and reuse.usable and narrator is not None else {}
     if reused:
         on_done(len(reused))
     todo = [t for i, t in enumerate(traces) if i not in reused]
@@ -289,8 +293,6 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
         "latency_ms": round(sum(r.latency_ms for r in out if not r.cached), 3),
         "shard_seconds": round(time.monotonic() - t0, 3),
     }
-    if why_not:
-        stats["reuse_refused"] = {why_not: 1}
     ctx.write_stats(stats)
     if cache is not None:
         cache.close()
@@ -298,12 +300,3 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], rank
     if failed:
         raise RuntimeError(f"shard {rank} ({src.name}): requests failed {failed}; rows written to {dest}")
 
-
-def _reused_narrations(cfg: NarrateConfig, traces: list, narrator: Any) -> tuple[dict[int, Any], str]:
-    """({position: earlier Narration} that fit these traces exactly, why none could be reused)."""
-    if not cfg.reuse or narrator is None:
-        return {}, ""
-    reuse = NarrationReuse(cfg.reuse, cfg.output_settings())
-    if not reuse.usable:
-        return {}, reuse.why_not
-    return reuse.take(traces, narrator), ""
