@@ -8,6 +8,12 @@ Which traces: status `ok` only. A trace stopped by `event_budget` / `byte_budget
 output but its events end early, so any narration would have to skip or invent the untraced part
 of the run; such traces (and failed runs) are counted under `skipped_by_trace_status` instead.
 
+The `import` narrator (import_narrator.py) computes nothing: it reads narrations made elsewhere
+from `--input FILE.jsonl`, checks the whole file and matches every line to a trace before
+anything is written, then writes them as one shard per traces file. Its settings fingerprint
+holds the file's sha256, so a rerun with the same file is a no-op and one with a changed file is
+refused unless --overwrite.
+
 Resume: a finished shard is skipped (the engine's completion markers). A shard in which requests
 failed for transport reasons (endpoint down, 5xx / 429 / timeouts after retries) still writes its
 rows, with those statuses, and then fails, so the stage ends with a clear error and a rerun
@@ -34,9 +40,10 @@ import yaml
 from ..engine import ShardContext, counter_dict, merged_shard_stats, run_shards
 from ..records import trace_from_row, write_parquet_atomic
 from ..reuse import NarrationReuse, ReuseError, reuse_files
+from .import_narrator import ImportFileError, file_sha256, import_settings, import_shard, plan_import
 from .records import TRANSPORT_FAILURES, narrations_to_table
 
-NARRATORS = ("template", "openai", "transformers")
+NARRATORS = ("template", "openai", "transformers", "import")
 STAGE = "narrate"
 
 
@@ -75,12 +82,25 @@ class NarrateConfig:
     cache_dir: str | None = None  # default RUN/cache
     overwrite: bool = False  # drop this run's narrations (not the cache) and start over
     reuse: str | None = None  # an earlier run or dataset folder: its fitting narrations are taken as they are
+    input: str | None = None  # import: a JSONL file of narrations made elsewhere (import_narrator.py)
 
     def validate(self) -> None:
         if self.narrator not in NARRATORS:
             raise ConfigError(f"unknown narrator {self.narrator!r}: use one of {', '.join(NARRATORS)}")
         if not trace_files(self.run):
             raise ConfigError(f"no traces in {Path(self.run) / 'traces'}: run `selfexec trace ... --out {self.run}` first")
+        if self.narrator == "import":
+            if not self.input:
+                raise ConfigError("--narrator import needs --input FILE.jsonl: the narrations to import, one JSON "
+                                  "object per line with `text` and `trace_id` (or problem_id, solution_id, test_id)")
+            if not Path(self.input).is_file():
+                raise ConfigError(f"--input {self.input}: no such file; pass the JSONL file of narrations to import")
+            if self.max_traces is not None:
+                raise ConfigError("--max-traces does not apply to --narrator import (every line of --input is "
+                                  "imported); drop it")
+        elif self.input:
+            raise ConfigError(f"--input is only read by --narrator import (got --narrator {self.narrator}); drop "
+                              f"--input, or pass --narrator import to import narrations made elsewhere")
         if self.narrator == "openai":
             if not self.base_url or not self.model:
                 raise ConfigError("the openai narrator needs --base-url (e.g. http://127.0.0.1:8000/v1) and --model")
@@ -108,6 +128,8 @@ class NarrateConfig:
         d = {k: getattr(self, k) for k in keep}
         if self.narrator == "template":
             d = {"narrator": "template", "seed": self.seed, "max_traces": self.max_traces}
+        if self.narrator == "import":  # the file's content, not its name: a changed file is other rows
+            d = import_settings(self.model, file_sha256(self.input))
         return d
 
     def cache_path(self) -> Path:
@@ -149,18 +171,29 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
     cfg.validate()
     run = Path(cfg.run)
     files = trace_files(run)
-    _check_same_settings(run, cfg)
+    plan = None
+    if cfg.narrator == "import":  # the whole file is read and checked before anything is written
+        try:
+            plan = plan_import(cfg.input, files, run, cfg.model)
+        except ImportFileError as exc:
+            raise ConfigError(str(exc)) from None
+    # an import's settings hold the sha of the bytes it read (the file may be growing meanwhile)
+    _check_same_settings(run, cfg, import_settings(cfg.model, plan.sha256) if plan is not None else None)
     for sub in ("narrations", "stats", "logs"):
         (run / sub).mkdir(parents=True, exist_ok=True)
-    ok_counts = [_ok_count(f) for f in files]
-    limits = _per_file_limits(ok_counts, cfg.max_traces)
-    total = sum(limits)
-    reuse = NarrationReuse(cfg.reuse, cfg.output_settings()) if cfg.reuse else None  # indexed once
+    reuse = None
+    if plan is not None:
+        total, workers = plan.rows, 1  # nothing to compute: writing the rows is quick
+        shard_fn = functools.partial(import_shard, str(run), [str(f) for f in files], plan.shards, plan.trace_not_ok)
+    else:
+        limits = _per_file_limits([_ok_count(f) for f in files], cfg.max_traces)
+        total, workers = sum(limits), cfg.workers
+        reuse = NarrationReuse(cfg.reuse, cfg.output_settings()) if cfg.reuse else None  # indexed once
+        shard_fn = functools.partial(_narrate_shard, cfg, [str(f) for f in files], limits, reuse)
     t0 = time.time()
     error: RuntimeError | None = None
     try:
-        run_shards(STAGE, run, functools.partial(_narrate_shard, cfg, [str(f) for f in files], limits, reuse),
-                   tasks=len(files), workers=cfg.workers,
+        run_shards(STAGE, run, shard_fn, tasks=len(files), workers=workers,
                    on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
     except RuntimeError as exc:
         error = exc
@@ -171,6 +204,10 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
                  this_call=this_call)
     if reuse is not None and not reuse.usable:
         stats["reuse_refused"] = [reuse.why_not]
+    if plan is not None:
+        stats.update(plan.stats())
+        if cfg.reuse:
+            stats["reuse_refused"] = ["imported narrations all come from --input; --reuse does not apply"]
     if cfg.narrator == "openai" and not cfg.tokenizer:
         stats["warnings"] = ["no --tokenizer: prompt budgets were estimated from characters"]
     for k in ("rows", "computed", "reused"):
@@ -202,8 +239,8 @@ def _per_file_limits(ok_counts: list[int], max_traces: int | None) -> list[int]:
     return out
 
 
-def _check_same_settings(run: Path, cfg: NarrateConfig) -> None:
-    mine = cfg.output_settings()
+def _check_same_settings(run: Path, cfg: NarrateConfig, mine: dict[str, Any] | None = None) -> None:
+    mine = mine or cfg.output_settings()
     settings_file = run / "logs" / STAGE / "settings.json"
     if cfg.overwrite:
         shutil.rmtree(run / "narrations", ignore_errors=True)
@@ -211,6 +248,12 @@ def _check_same_settings(run: Path, cfg: NarrateConfig) -> None:
         (run / "stats" / "narrate.json").unlink(missing_ok=True)
     elif settings_file.exists():
         old = json.loads(settings_file.read_text())
+        if old != mine and old.get("narrator") == mine["narrator"] == "import" \
+                and old.get("input_sha256") != mine["input_sha256"]:
+            raise ConfigError(
+                f"{run} already holds narrations imported from a file with other content (sha256 "
+                f"{str(old.get('input_sha256'))[:12]}…, now {mine['input_sha256'][:12]}…); pass --overwrite to "
+                f"replace them with the rows of {cfg.input}, or use another run folder")
         if old != mine:
             diff = {k: (old.get(k), mine.get(k)) for k in set(old) | set(mine) if old.get(k) != mine.get(k)}
             raise ConfigError(
