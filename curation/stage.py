@@ -35,7 +35,7 @@ from .dedup import DEFAULT_NEAR_THRESHOLD, exact_duplicates, minhash_from_values
 from .filters import Drop, contaminated, duplicate, near_duplicate, token_counter
 from .normalize import code_key, dedup_key
 from .records import CURATED_SCHEMA, REASONS, curated_row, rows_to_table
-from .reuse import VerdictReuse
+from .reuse import VerdictReuse, text_sha
 from .stats import funnel_stats
 from .verify import VERIFIER_VERSION, verify
 
@@ -277,9 +277,11 @@ def _verify_shard(cfg: CurateConfig, files: list[str], index_path: Path | None, 
 
 
 def sort_key(row: dict[str, Any]) -> list[str]:
-    """Which of two duplicates is kept: the smaller of these, field by field."""
+    """Which of two duplicates is kept: the smaller of these, field by field. The text's sha comes
+    last: several narrations of one trace row (imported candidates) differ only there, and the
+    one kept must not depend on the order of the rows."""
     return [str(row.get(k) or "") for k in ("source", "problem_id", "solution_id", "test_id", "narrator", "model",
-                                            "revision", "prompt_sha", "trace_id")]
+                                            "revision", "prompt_sha", "trace_id")] + [text_sha(row.get("text"))]
 
 
 @functools.lru_cache(maxsize=2)
