@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -108,7 +109,7 @@ def _trace_summary(stats: dict, out: Path) -> None:
 @app.command()
 def narrate(
     run: Path = typer.Argument(..., help="Run folder holding traces/ (from `selfexec trace`)."),
-    narrator: str = typer.Option("template", "--narrator", "-n", help="template | openai | transformers"),
+    narrator: str = typer.Option("template", "--narrator", "-n", help="template | openai | transformers | import"),
     model: str = typer.Option("", "--model", "-m", help="openai: served model name; transformers: local model folder."),
     base_url: str = typer.Option("", "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env variable holding the API key."),
@@ -128,8 +129,11 @@ def narrate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace this run's narrations (the cache is kept)."),
     reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run or dataset folder: take its narrations "
                                                                "of the same traces, narrator and prompt."),
+    input_: Optional[Path] = typer.Option(None, "--input", "-i", help="import: JSONL of narrations made elsewhere, "
+                                                                      "one object per line with text and trace_id "
+                                                                      "(or problem_id, solution_id, test_id)."),
 ) -> None:
-    """Narrate every ok trace of RUN; write Narration rows to RUN/narrations/."""
+    """Narrate every ok trace of RUN (or import narrations made elsewhere); write Narration rows to RUN/narrations/."""
     from tracegen.narrate.stage import ConfigError as NarrateConfigError
     from tracegen.narrate.stage import NarrateConfig, NarrateIncomplete, run_narrate_stage
 
@@ -139,31 +143,39 @@ def narrate(
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, concurrency=concurrency,
         timeout_s=timeout, max_retries=retries, batch_size=batch_size, device=device, workers=workers,
         max_traces=max_traces, overwrite=overwrite, reuse=str(reuse) if reuse else None,
+        input=str(input_) if input_ else None,
     )
     try:
         with _progress("narrating") as update:
             stats = run_narrate_stage(cfg, on_progress=update)
     except NarrateConfigError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
     except NarrateIncomplete as exc:
         _narrate_summary(exc.stats, run)
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1)
     _narrate_summary(stats, run)
 
 
 def _narrate_summary(stats: dict, run: Path) -> None:
-    table = Table(title=f"narrate: {stats.get('rows', 0)} rows ({stats.get('computed', 0)} narrated, "
-                        f"{stats.get('reused', 0)} reused)")
+    imported = stats.get("narrator") == "import"
+    done = (f"imported from {stats.get('lines', 0)} lines" if imported
+            else f"({stats.get('computed', 0)} narrated, {stats.get('reused', 0)} reused)")
+    table = Table(title=f"narrate: {stats.get('rows', 0)} rows {done}")
     table.add_column("status")
     table.add_column("rows", justify="right")
     for status, n in sorted(stats.get("by_status", {}).items(), key=lambda kv: -kv[1]):
         table.add_row(status, str(n))
     for status, n in sorted(stats.get("skipped_by_trace_status", {}).items()):
         table.add_row(f"[dim]not narrated: trace {status}[/dim]", str(n))
+    for status, n in sorted(stats.get("trace_not_ok", {}).items()):
+        table.add_row(f"[dim]of these, trace {status} (curate rejects: trace_status)[/dim]", str(n))
     console.print(table)
     console.print(f"narrator {stats.get('narrator')} {stats.get('model') or ''}".rstrip())
+    if imported:
+        _import_summary(stats, run)
+        return
     now = stats.get("this_call", {})
     console.print(f"tokens in/out {stats.get('tokens_in', 0):,}/{stats.get('tokens_out', 0):,}; "
                   f"requests {stats.get('requests', 0):,} (this call {now.get('requests', 0):,}), "
@@ -173,6 +185,18 @@ def _narrate_summary(stats: dict, run: Path) -> None:
         err_console.print(f"[yellow]warning:[/yellow] no narration reused: {why}")
     for w in stats.get("warnings", []):
         err_console.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"narrations: {run / 'narrations'}   stats: {run / 'stats' / 'narrate.json'}")
+
+
+def _import_summary(stats: dict, run: Path) -> None:
+    console.print(f"input sha256 {stats.get('input_sha256', '')[:16]}; ok traces without a narration "
+                  f"{stats.get('ok_traces_without_narration', 0):,}; shards written this call "
+                  f"{stats.get('shards_run_this_call', 0)}/{stats.get('shards', 0)}")
+    if stats.get("unmatched"):
+        err_console.print(f"[yellow]warning:[/yellow] {stats['unmatched']} of {stats.get('lines', 0)} lines name no "
+                          f"trace of {run / 'traces'} and were not imported (e.g. {escape(str(stats.get('unmatched_example')))})")
+    for why in stats.get("reuse_refused", []):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(why)}")
     console.print(f"narrations: {run / 'narrations'}   stats: {run / 'stats' / 'narrate.json'}")
 
 
@@ -341,11 +365,11 @@ def run_recipe(
             stats = run_curate_stage(cfgs["curate"], on_progress=update)
         _curate_summary(stats, run)
     except (ConfigError, LoaderError, SandboxError, NarrateConfigError, CurateConfigError, BenchmarkError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
     except NarrateIncomplete as exc:
         _narrate_summary(exc.stats, run)
-        err_console.print(f"[red]error:[/red] {exc}\nRerun the same `selfexec run` command to resume.")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}\nRerun the same `selfexec run` command to resume.")
         raise typer.Exit(1)
     _publish(cfgs["publish"])
 
