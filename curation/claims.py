@@ -42,6 +42,9 @@ class Claim:
     start: int  # offset of the claim in the narration text
     end: int
     funcs: tuple[str, ...] = ()  # return claims about "the comprehension" etc.: candidate frames
+    vstart: int = -1  # where the stated value is in the narration text (-1: not one span)
+    vend: int = -1
+    mode: str = ""  # branch: "" (next time) | "all" | "not"; expr: "truthy"; change: "weak" (`x` = `5`)
 
     @property
     def elided(self) -> bool:
@@ -52,16 +55,22 @@ class Claim:
 
 
 # -- the patterns -------------------------------------------------------------------------------
-_CHANGE = ["becomes", "is now", "is set to", "gets set to", "gets the value", "is updated to", "is changed to",
+_CHANGE = ["becomes", "has become", "became", "will be", "ends up as", "ends up being", "ends as", "goes up to",
+           "goes down to", "shrinks to", "is bumped to", "is bumped up to", "rises to", "climbs to", "falls to",
+           "jumps to", "moves to", "advances to", "is raised to", "is lowered to", "is increased to", "is decreased to",
+           "is incremented by one to", "ticks up to", "counts up to", "is changed into", "is set equal to", "is now", "now holds", "is updated to", "gets updated to", 
+           "is extended to", "is reduced to", "is overwritten with", "is replaced with", "is rebuilt as", "is set to", "gets set to", "gets the value", "is updated to", "is changed to",
            "changes to", "is reassigned to", "is assigned", "turns into", "takes the value", "is initialized to",
            "is initialised to", "goes to", "increases to", "decreases to", "grows to", "drops to", "is incremented to",
            "is decremented to", "is reset to", "is bound to", "=", ":="]
-_STATE = ["stays", "is still", "remains", "still holds", "holds", "equals", "is"]
+_STATE = ["stays at", "stays as", "remains at", "is still at", "is now at", "ends at", "ends with", "is at", "stays",
+          "is still", "remains", "still holds", "holds", "equals", "is equal to", "starts as", "starts at",
+          "starts out as", "begins as", "is initially", "was", "is"]
 _WORD_VERBS = "|".join(sorted((re.escape(v) for v in _CHANGE + _STATE if v[0].isalpha()), key=len, reverse=True))
 _ASSIGN_RE = re.compile(
     rf"(?:{_CODE}|(?<![\w.{C}])(?P<pname>{_IDENT})(?![\w(\[.]))"  # `x` or a plain name
     rf"\s*(?P<verb>(?:{_WORD_VERBS})\b|(?<![=!<>:+\-*/%&|^])(?::=|=)(?!=))"  # a verb, or = (not ==, <=, +=)
-    rf"\s*(?:the value\s+)?(?:{_CODE}|(?P<plain>(?=[-+\d'\"\[\(\{{.]|None\b|True\b|False\b)))")
+    rf"\s*(?:the value\s+|the number\s+)?(?:{_CODE}|(?P<plain>(?=[-+\d'\"\[\(\{{.]|None\b|True\b|False\b|[a-z]{{2,}}\b)))")
 _DELETED_RE = re.compile(rf"{_CODE}\s+(?:is deleted|is removed|gets deleted|no longer exists)\b")
 _FUNC_WORDS = {
     "the generator expression": ("<genexpr>",),
@@ -98,7 +107,8 @@ def extract_claims(text: str, code_names: set[str] | frozenset[str] = frozenset(
     def add(pos: int, end: int, claim_kind: str, name: str, value: str, spans: tuple[int, ...],
             funcs: tuple[str, ...] = ()) -> None:
         used.update(spans)
-        found.append((pos, Claim(claim_kind, name, value, m.orig(pos), _orig_end(m, end), funcs)))
+        vs, ve = m.where[spans[-1]]
+        found.append((pos, Claim(claim_kind, name, value, m.orig(pos), _orig_end(m, end), funcs, vs, ve)))
 
     for rx, kind in ((_RESULT_RE, "result"), (_STDOUT_RE, "stdout"), (_RAISES_RE, "raises")):
         for mt in rx.finditer(s):
@@ -139,7 +149,7 @@ def extract_claims(text: str, code_names: set[str] | frozenset[str] = frozenset(
         pairs = inline_assignment(content, source_lines)
         start, end = m.where[k]
         for name, value in pairs:
-            found.append((_masked_pos(m, k), Claim("state", name, value, start, end)))
+            found.append((_masked_pos(m, k), Claim("state", name, value, start, end, vstart=start, vend=end)))
     found.sort(key=lambda pc: pc[0])
     return [c for _, c in found]
 
@@ -151,6 +161,9 @@ def _assign_claim(m: Masked, mt: re.Match, used: set[int], code_names) -> tuple[
     pname = mt.group("pname")
     verb = " ".join(mt.group("verb").split())
     k_val = int(g[3]) if g[3] is not None else None
+    if verb in ("is", "was", "equals", "is equal to") and \
+            re.search(r"(?i)\b(?:of|in|from|into|by|on|than)\s*$", s[max(0, mt.start() - 8):mt.start()]):
+        return None  # "the last character of `text` is ...": `text` is not the subject
     if k_name is not None:
         if k_name in used:
             return None
@@ -164,20 +177,43 @@ def _assign_claim(m: Masked, mt: re.Match, used: set[int], code_names) -> tuple[
             return None
         value = m.spans[k_val]
         end = mt.end()
+        vs, ve = m.where[k_val]
     else:
-        if verb in ("is", "holds", "equals") and k_name is None:
-            return None  # plain "x is 5" is too often English
-        lit = scan_literal(s, mt.end())
+        if verb in ("holds", "equals") and k_name is None:
+            return None
+        lit = scan_literal(s, mt.end()) or _word_literal(s, mt.end())
         if lit is None:
             return None
         value, end = lit
-    if verb == "is" and (k_name is None or k_val is None):
-        return None
+        vs, ve = m.orig(mt.end()), _orig_end(m, end)
+    if verb in ("is", "was") and k_name is None and value[:1] not in "[{('\"":
+        return None  # plain "x is 5" is too often English; "arr is ['a']" is a claim
     if not is_concrete(value):
         return None
     used.update(k for k in (k_name, k_val) if k is not None)
     kind = "change" if verb in _CHANGE else "state"
-    return mt.start(), Claim(kind, name, value.strip(), m.orig(mt.start()), _orig_end(m, end))
+    # "`i` = `4`" and "is now" name the value the variable has here, rebound or not
+    mode = "weak" if verb in ("=", ":=", "is now", "now holds") else ""
+    return mt.start(), Claim(kind, name, normalise_value(value), m.orig(mt.start()), _orig_end(m, end), (), vs, ve,
+                             mode)
+
+
+_NUM_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                                "thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+                                                "twenty".split())}
+_WORD_LITERAL = re.compile(r"(?i)(%s|an empty (?:list|string|dict|dictionary|set|tuple))\b"
+                           r"(?=\s*(?:[.,;:)]|$|(?:and|after|when|so|because|since|now|again|here|there|at|in|on|"
+                           r"for|as|while|before|once|then|which)\b))" % "|".join(_NUM_WORDS))
+_EMPTY_WORDS = {"list": "[]", "string": "''", "dict": "{}", "dictionary": "{}", "set": "set()", "tuple": "()"}
+
+
+def _word_literal(s: str, i: int) -> tuple[str, int] | None:
+    """A small number in words ("`count` goes up to four") or "an empty list" as a value."""
+    mt = _WORD_LITERAL.match(s, i)
+    if mt is None:
+        return None
+    w = mt.group(1).lower()
+    return (_EMPTY_WORDS[w.split()[-1]] if w.startswith("an empty") else _NUM_WORDS[w]), mt.end()
 
 
 def _orig_end(m: Masked, end: int) -> int:
@@ -192,6 +228,15 @@ def _orig_end(m: Masked, end: int) -> int:
 
 def _masked_pos(m: Masked, k: int) -> int:
     return m.text.find(f"{O}{k}{C}")
+
+
+_EMPTY = {"list()": "[]", "dict()": "{}", "tuple()": "()", "str()": "''", "frozenset()": "set()"}
+
+
+def normalise_value(value: str) -> str:
+    """The stated value as a literal where a model wrote a constructor: `list()` is `[]`."""
+    v = value.strip()
+    return _EMPTY.get(v.replace(" ", ""), v)
 
 
 def target_name(content: str) -> str | None:

@@ -37,6 +37,8 @@ class Facts:
     output_ok: bool | None = None
     checked: list[tuple[Claim, Match]] = field(default_factory=list)
     talk: list[str] = field(default_factory=list)
+    ungrounded: list[Any] = field(default_factory=list)  # prose.Literal values nothing accounts for
+    n_literals: int = 0
     n_tokens: int | None = None
     min_tokens: int = 0
     max_tokens: int | None = None
@@ -94,6 +96,17 @@ def wrong_claim(f: Facts) -> Drop | None:
     return None
 
 
+def ungrounded_value(f: Facts) -> Drop | None:
+    if f.ungrounded:
+        x = f.ungrounded[0]
+        text = f.narration.text
+        a, b = text.rfind("\n", 0, x.start) + 1, text.find("\n", x.end)
+        where = " ".join(text[a:b if b >= 0 else len(text)].split())[:160]
+        more = f" (+{len(f.ungrounded) - 1} more)" if len(f.ungrounded) > 1 else ""
+        return Drop("ungrounded_value", f"{x.text[:40]!r} matches nothing the program had, in {where!r}{more}")
+    return None
+
+
 def length(f: Facts) -> Drop | None:
     if f.n_tokens is None:
         return None
@@ -103,7 +116,8 @@ def length(f: Facts) -> Drop | None:
 
 
 ROW_FILTERS: tuple[Callable[[Facts], Drop | None], ...] = (
-    trace_status, narration_status, bad_output, output_mismatch, trace_talk, unknown_variable, wrong_claim, length,
+    trace_status, narration_status, bad_output, output_mismatch, trace_talk, unknown_variable, wrong_claim, ungrounded_value,
+    length,
 )
 
 

@@ -96,14 +96,19 @@ def mask(text: str) -> Masked:
 
 
 # -- trace talk ---------------------------------------------------------------------------------
-_TRACE_TALK = re.compile(r"\b(?:trac(?:e|es|ed|ing|er|ers)|execution logs?|event logs?)\b", re.I)
+# the noun ("the trace shows", "an execution trace"), not the verb ("let's trace through the code")
+_TRACE_TALK = re.compile(
+    r"\b(?:(?:the|this|that|our|an?|its|execution|given|provided|recorded|full|above|following|program)\s+"
+    r"(?:execution\s+)?traces?\b(?!\s+(?:through|the|it|this|each|every|how|what|`|\x00))"
+    r"|traces?\s+(?:shows?|says|records?|indicates?|tells|lists|logs?|events?|data)\b"
+    r"|tracers?|traced\s+(?:values?|events?|run|output)|execution logs?|event logs?)", re.I)
 
 
 def trace_talk(text: str) -> list[str]:
     """Mentions of "the trace" (or a log of the run) outside code spans, fences and [OUTPUT].
 
-    >>> trace_talk("According to the trace, `trace` becomes `1`.")
-    ['trace']
+    >>> trace_talk("According to the trace, `trace` becomes `1`. Let's trace through the code.")
+    ['the trace']
     """
     masked = mask(body_of(text)).text
     return [mt.group(0) for mt in _TRACE_TALK.finditer(masked)]

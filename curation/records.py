@@ -26,7 +26,8 @@ REASONS = (
     "output_mismatch",  # the [OUTPUT] is not what the program returned / printed
     "trace_talk",  # the text talks about "the trace"
     "unknown_variable",  # a claim about a variable (or function) that does not exist in the run
-    "wrong_claim",  # a stated value the variable never held at that point
+    "wrong_claim",  # a stated value the variable never held at that point (or a wrong count, branch, expression)
+    "ungrounded_value",  # a value in the prose that no claim, constant, input or count accounts for
     "length",  # token count outside [min_tokens, max_tokens]
     "contaminated",  # the program overlaps a benchmark program
     "duplicate",  # same normalised program and input as a kept row
@@ -49,6 +50,9 @@ class Verdict:
     claims_unknown: int = 0  # about variables or functions the run does not have
     trace_talk: int = 0  # mentions of "the trace"
     n_tokens: int | None = None
+    literals: int = 0  # concrete values the prose states
+    literals_accounted: int = 0  # ... of which something accounts for (closed world: all, or rejected)
+    claim_checks: list[dict[str, Any]] = field(default_factory=list)  # each claim: span, kind, stated, actual, step, status
 
     def drop(self, reason: str, detail: str = "") -> None:
         if reason not in REASONS:
@@ -113,6 +117,9 @@ class CuratedRow:
     claims_unknown: int
     trace_talk: int
     n_tokens: int | None
+    literals: int
+    literals_accounted: int
+    claim_checks: list[dict[str, Any]]
     contaminated_by: str = ""  # "benchmark:item (overlap 0.93)" for any row that overlaps
     duplicate_of: str = ""  # trace_id of the kept row this one duplicates
     verifier_version: str = ""
@@ -121,6 +128,10 @@ class CuratedRow:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+
+CLAIM_CHECKS_TYPE = pa.list_(pa.struct([
+    ("start", pa.int32()), ("end", pa.int32()), ("kind", pa.string()), ("subject", pa.string()),
+    ("stated", pa.string()), ("actual", pa.string()), ("step", pa.int32()), ("status", pa.string())]))
 
 CURATED_SCHEMA = pa.schema(
     [
@@ -170,6 +181,9 @@ CURATED_SCHEMA = pa.schema(
         ("claims_unknown", pa.int32()),
         ("trace_talk", pa.int32()),
         ("n_tokens", pa.int32()),
+        ("literals", pa.int32()),
+        ("literals_accounted", pa.int32()),
+        ("claim_checks", CLAIM_CHECKS_TYPE),
         ("contaminated_by", pa.string()),
         ("duplicate_of", pa.string()),
         ("verifier_version", pa.string()),

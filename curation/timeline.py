@@ -42,6 +42,7 @@ class Interval:
     text: str
     elided: bool
     parsed: Any = _UNPARSED
+    frame: Any = None  # the frame that holds the variable (recursive calls repeat names)
 
     def value(self) -> Any:
         if self.parsed is _UNPARSED:
@@ -127,6 +128,7 @@ class Timeline:
         current: dict[int, tuple[Any, str]] = {}  # depth -> (frame key, func)
         counter = 0
         self.consumed: set[int] = set()  # ids of changes / returns / prints a claim has used
+        self.frame_at: list[Any] = []  # the frame of each event
         for i, e in enumerate(events):
             d, kind, func = e["depth"], e["event"], e["func"]
             gen = func == "<genexpr>" or func in generators
@@ -140,6 +142,7 @@ class Timeline:
                 current[d] = (key, func)
             else:
                 key = cur[0]
+            self.frame_at.append(key)
             t = i if kind == "call" else eff[i]
             for c in e.get("changes") or ():
                 name, text, elided = c["name"], c["value"], bool(c["elided"])
@@ -149,7 +152,7 @@ class Timeline:
                 old = open_.get((key, name))
                 if old is not None:
                     old.end = max(old.start, t)
-                iv = Interval(t, end, text, elided)
+                iv = Interval(t, end, text, elided, frame=key)
                 self.vars.setdefault(name, _Series()).items.append(iv)
                 open_[(key, name)] = iv
                 frame_names.setdefault(key, []).append(name)
@@ -198,6 +201,14 @@ class Timeline:
             return self._result(claim, cursor, final, kind)
         return Match(UNCHECKED)
 
+    def compare(self, claim: Claim, iv: Interval) -> str:
+        """OK / UNCHECKED / WRONG for one claim against one interval of its series."""
+        if claim.kind == "stdout":
+            return _cmp_stdout(claim.value, iv)
+        if claim.kind == "raises":
+            return _cmp_exception(claim.value, iv)
+        return _cmp_value(claim.value, iv)
+
     def _result(self, claim: Claim, cursor: int, final: str | None, kind: str) -> Match:
         if kind != "function" or final is None:
             return Match(UNCHECKED)
@@ -211,7 +222,7 @@ class Timeline:
                 return Match(OK)
         return Match(WRONG, detail=f"the call returns {final[:60]}")
 
-    def _find(self, series: _Series, stated: str, cursor: int, mode: str, cmp) -> Match:
+    def _find(self, series: _Series, stated: str, cursor: int, mode: str, cmp, consume: bool = True) -> Match:
         items = series.items
         lo = bisect.bisect_left(series.starts, cursor)
         if mode in ("state", "window"):
@@ -240,7 +251,7 @@ class Timeline:
                 continue
             r = cmp(stated, iv)
             if r != WRONG:
-                if not here:
+                if not here and consume:
                     self.consumed.add(id(iv))
                 return Match(r, max(iv.start, cursor))
         if any(id(iv) in self.consumed and cmp(stated, iv) != WRONG for iv in items[lo:]):
@@ -270,7 +281,8 @@ class Timeline:
                 return WRONG
             return OK if same_value(claim.value, repr(v), v) else WRONG
 
-        return self._find(self.vars[base], claim.value, cursor, "state", cmp)
+        # an element's value tells no change of the whole: "`res[3] = 6` and `res` becomes `{3: 6}`"
+        return self._find(self.vars[base], claim.value, cursor, "state", cmp, consume=False)
 
 
 def _first(matches: list[Match]) -> Match:

@@ -27,32 +27,14 @@ from typing import Any, Callable
 
 from tracegen.narrate.output import parse_output
 
-from .claims import code_names, extract_claims, source_statements
 from .filters import ROW_FILTERS, Facts
 from .markup import trace_talk
 from .matching import output_matches
 from .records import Verdict
-from .timeline import OK, UNCHECKED, UNKNOWN, WRONG, Match, Timeline, generator_names
+from .story import check_claims
+from .timeline import OK, UNCHECKED, UNKNOWN, WRONG
 
-VERIFIER_VERSION = "1"
-
-
-def check_claims(trace: Any, text: str) -> list[tuple[Any, Match]]:
-    """Every claim of `text` with its alignment to the trace, in narrative order."""
-    code = trace.code or ""
-    claims = extract_claims(text, code_names(code), source_statements(code))
-    if not claims:
-        return []
-    timeline = Timeline(trace.events or [], generator_names(code))
-    final = trace.stdout if trace.kind == "stdio" else trace.return_repr
-    cursor = 0
-    out = []
-    for claim in claims:
-        m = timeline.match(claim, cursor, final, trace.kind)
-        if m.status in (OK, UNCHECKED) and m.time is not None:
-            cursor = m.time
-        out.append((claim, m))
-    return out
+VERIFIER_VERSION = "2"
 
 
 def gather(trace: Any, narration: Any, count_tokens: Callable[[str], int] | None = None,
@@ -75,7 +57,11 @@ def gather(trace: Any, narration: Any, count_tokens: Callable[[str], int] | None
         f.parse_status, f.parse_reason = "ok", ""
     if f.parse_status == "ok":
         f.output_ok = output_matches(trace.kind, f.predicted, true)
-    f.checked = check_claims(trace, text)
+        if trace.kind == "stdio" and f.output_ok:
+            # a narration states the exact stdout: `1000000000` for `1000000000.0` is wrong here,
+            # though a judge's float tolerance would take it
+            f.output_ok = (f.predicted or "").split() == (true or "").split()
+    f.checked, f.ungrounded, f.n_literals = check_claims(trace, text)
     return f
 
 
@@ -88,7 +74,9 @@ def verify(trace: Any, narration: Any, count_tokens: Callable[[str], int] | None
 
 
 def verdict_of(f: Facts) -> Verdict:
-    v = Verdict(output_ok=f.output_ok, trace_talk=len(f.talk), n_tokens=f.n_tokens, claims=len(f.checked))
+    v = Verdict(output_ok=f.output_ok, trace_talk=len(f.talk), n_tokens=f.n_tokens, claims=len(f.checked),
+                literals=f.n_literals, literals_accounted=f.n_literals - len(f.ungrounded),
+                claim_checks=claim_checks(f))
     for _claim, m in f.checked:
         if m.status == OK:
             v.claims_checked += 1
@@ -105,3 +93,13 @@ def verdict_of(f: Facts) -> Verdict:
             v.drop(drop.reason, drop.detail)
             break
     return v
+
+
+def claim_checks(f: Facts) -> list[dict[str, Any]]:
+    """Each claim as a row: where it is in the text, what it says, what was true, whether it held.
+    Values nothing accounts for are listed too, as kind `ungrounded`."""
+    out = [{"start": c.start, "end": c.end, "kind": c.kind, "subject": c.name[:200], "stated": c.value[:200],
+            "actual": m.detail[:200], "step": m.time, "status": m.status} for c, m in f.checked]
+    out += [{"start": x.start, "end": x.end, "kind": "ungrounded", "subject": "", "stated": x.text[:200],
+             "actual": "", "step": None, "status": WRONG} for x in f.ungrounded]
+    return sorted(out, key=lambda d: d["start"])

@@ -109,10 +109,13 @@ def test_mask_follows_commonmark_code_spans():
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("According to the trace, `x` becomes `1`.", ["trace"]),
+    ("According to the trace, `x` becomes `1`.", ["the trace"]),
+    ("The trace shows `x` is `1`.", ["The trace"]),
+    ("Let's trace through the code.", []),  # the verb: a normal opener, not talk about the trace
+    ("Let's trace `f(2)` step by step.", []),
     ("The tracer records that `x` is `1`.", ["tracer"]),
     ("As the execution log shows, it ends.", ["execution log"]),
-    ("Tracing line 3, we see nothing.", ["Tracing"]),
+    ("Tracing line 3, we see nothing.", []),
     ("`trace` becomes `[1]`, and the Traceback is printed.", []),
     ("It prints the answer.\n\n[OUTPUT]\ntrace\n[/OUTPUT]", []),
     ("```python\ntrace = []\n```\nLine 1 runs.", []),

@@ -78,6 +78,10 @@ def inject(run: Path) -> dict[str, int]:
     tag(TemplateNarrator().narrate(t), "wrong_claim", text=n.text.replace(said, f"{inline(name)} = `'never-held'`", 1))
     t, n = crux[8]
     tag(TemplateNarrator(seed=1).narrate(t), "duplicate")  # a second narration of the same run
+    t, n = crux[9]
+    first = n.text.index("\n\n")
+    tag(TemplateNarrator().narrate(t), "ungrounded_value",  # a value no claim, input or constant accounts for
+        text=n.text[:first] + " Somewhere along the way the number 918273645 comes up." + n.text[first:])
     path = run / "narrations" / "narrations-injected.parquet"
     pq.write_table(narrations_to_table(out), path)
     return Counter(n.meta["injected"] for n in out)
@@ -129,7 +133,8 @@ def test_funnel_over_cruxeval_and_codecontests(tmp_path):
     assert sorted(r["reject_reason"] for r in pair) == ["", "duplicate"]
     assert [r["duplicate_of"] for r in pair if r["reject_reason"] == "duplicate"] == [dup_trace]
     # every untouched template narration passed verification (no false rejects)
-    verification = ("bad_output", "output_mismatch", "trace_talk", "unknown_variable", "wrong_claim")
+    verification = ("bad_output", "output_mismatch", "trace_talk", "unknown_variable", "wrong_claim",
+                    "ungrounded_value")
     assert all(r["meta"] and meta_dict(r["meta"]).get("injected") for r in rejected if r["reject_reason"] in verification)
     assert stats["claims"]["claims_checked"] > 10_000 and stats["traces"]["rows"] > 0
 

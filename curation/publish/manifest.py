@@ -20,7 +20,7 @@ import yaml
 from .configs import CONFIGS, row_keys
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_PATH_KEYS = {"inputs", "out", "run", "reuse", "cache_dir", "path", "parent", "tokenizer", "model"}
+_PATH_KEYS = {"input", "inputs", "out", "run", "reuse", "cache_dir", "path", "parent", "tokenizer", "model"}
 
 
 class ConfigError(ValueError):

@@ -174,7 +174,13 @@ class _Folder:
                 j += 1
             run = items[i:j]
             split = h
-            if sum(1 for it in run if ev[it.idx]["lineno"] == h and ev[it.idx]["event"] == "line") < 2 and len(run) > 1:
+            if f.func in COMPREHENSIONS:
+                # an iteration starts where the target takes its value (the `for` line of a
+                # comprehension written over several lines), not at the frame's first line
+                split = next((ev[it.idx]["lineno"] for it in run
+                              if ev[it.idx]["event"] == "line" and ev[it.idx].get("changes")), h)
+            elif sum(1 for it in run if ev[it.idx]["lineno"] == h and ev[it.idx]["event"] == "line") < 2 \
+                    and len(run) > 1:
                 split = ev[run[1].idx]["lineno"]  # the header ran once: cut at the first body line
             starts = [m for m, it in enumerate(run) if ev[it.idx]["event"] == "line" and ev[it.idx]["lineno"] == split]
             if not starts or len(starts) < 2:

@@ -1,0 +1,286 @@
+"""The closed world: every concrete value a narration states must be accounted for.
+
+A value (a literal of prose.literals) is accounted for when it is
+- the value of a claim that held (or could not be checked only because the trace elides it),
+- a line number that exists,
+- something the run had by that point of the story: a value a variable held, an element, key or
+  value of one, a length, a substring of a string; the input; a constant of the code; the final
+  output; how many times a loop ran or a function was called,
+- or a value another claim of the narration stated and that held.
+"By that point" is up to the time of the next claim that held, so a value from later in the run
+is not taken for one from now. What none of these accounts for is `ungrounded`.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .evaluate import CANNOT, effect_source, evaluate
+from .flow import Flow
+from .matching import MISSING, literal
+from .prose import Literal
+from .state import StateView
+
+_MAX_STRINGS = 2000
+
+
+def canon(v: Any, depth: int = 0) -> Any:
+    """A hashable key equal for values a narration may state interchangeably (float tolerance
+    by rounding; a bool is never a number)."""
+    if isinstance(v, bool) or v is None:
+        return ("b", v)
+    if isinstance(v, int):
+        return ("n", v)
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return ("n", repr(v))
+        return ("n", int(v)) if v.is_integer() and abs(v) < 1 << 53 else ("n", round(v, 5))
+    if isinstance(v, str):
+        return ("s", v)
+    if depth > 20:
+        return ("r", repr(v))
+    if isinstance(v, list):
+        return ("l", tuple(canon(x, depth + 1) for x in v))
+    if isinstance(v, tuple):
+        return ("t", tuple(canon(x, depth + 1) for x in v))
+    if isinstance(v, dict):
+        return ("d", frozenset((canon(k, depth + 1), canon(x, depth + 1)) for k, x in v.items()))
+    if isinstance(v, (set, frozenset)):
+        return ("S", frozenset(canon(x, depth + 1) for x in v))
+    return ("r", repr(v))
+
+
+@dataclass
+class Universe:
+    """Facets of everything the run had, each with the first time it existed."""
+
+    first: dict[Any, int] = field(default_factory=dict)
+    strings: list[tuple[int, str]] = field(default_factory=list)
+    lengths: set[int] = field(default_factory=set)  # counts the program computed (len, count, loops, calls)
+    sizes: dict[str, set[int]] = field(default_factory=dict)  # "str" | "words" | "seq" | "dict" -> lengths seen
+    max_len: int = 0
+    max_count: int = 0  # the most iterations of a loop (one entry or all), or calls of a function
+
+    def add(self, v: Any, t: int, deep: int = 2) -> None:
+        try:
+            k = canon(v)
+        except RecursionError:
+            return
+        if k in self.first and self.first[k] <= t:
+            if not isinstance(v, (list, tuple, dict, set, frozenset)):
+                return
+        else:
+            self.first[k] = t
+        if isinstance(v, str):
+            if len(self.strings) < _MAX_STRINGS:
+                self.strings.append((t, v))
+            self._num(len(v), t)
+            self._num(len(v.split()), t)
+            self._size("str", len(v))
+            self._size("words", len(v.split()))
+            self.max_len = max(self.max_len, len(v))
+        elif isinstance(v, (list, tuple, dict, set, frozenset)):
+            self._num(len(v), t)
+            self._size("dict" if isinstance(v, dict) else "seq", len(v))
+            self.max_len = max(self.max_len, len(v))
+            if deep:
+                items = list(v.items()) if isinstance(v, dict) else list(v)
+                for x in items[:200]:
+                    if isinstance(v, dict):
+                        self.add(x[0], t, deep - 1)
+                        self.add(x[1], t, deep - 1)
+                    else:
+                        self.add(x, t, deep - 1)
+
+    def _size(self, kind: str, n: int) -> None:
+        self.sizes.setdefault(kind, set()).add(n)
+
+    def has_size(self, noun: str, n: int) -> bool:
+        """Whether something the run had has `n` of `noun` (characters, keys, words, items...)."""
+        if n in self.lengths:
+            return True
+        noun = noun.lower().rstrip("s")
+        kinds = {"character": ("str",), "char": ("str",), "letter": ("str",), "digit": ("str",),
+                 "space": ("str",), "vowel": ("str",), "consonant": ("str",), "key": ("dict",),
+                 "entry": ("dict", "seq"), "entrie": ("dict", "seq"), "word": ("words", "seq"),
+                 "line": ("lines", "seq")}.get(noun, ("seq", "dict", "words"))
+        return any(n in self.sizes.get(k, ()) for k in kinds)
+
+    def has_close(self, x: float, rel: float = 1e-3) -> bool:
+        return any(k[0] == "n" and isinstance(k[1], (int, float)) and not isinstance(k[1], bool)
+                   and abs(k[1] - x) <= rel * max(1.0, abs(x)) for k in self.first)
+
+    def _num(self, n: int, t: int) -> None:
+        k = ("n", n)
+        if self.first.get(k, t + 1) > t:
+            self.first[k] = t
+
+    def has(self, v: Any, until: int) -> bool:
+        try:
+            k = canon(v)
+        except RecursionError:
+            return False
+        if self.first.get(k, until + 1) <= until:
+            return True
+        if isinstance(v, str) and v:
+            return any(t <= until and v in s for t, s in self.strings)
+        return False
+
+
+def universe(trace: Any, view: StateView, flow: Flow) -> Universe:
+    u = Universe()
+    for series in view.tl.vars.values():
+        for iv in series.items:
+            v = iv.value()
+            if v is not MISSING:
+                u.add(v, iv.start)
+    for series in (*view.tl.returns.values(), view.tl.stdout):
+        for iv in series.items:
+            v = iv.value()
+            if v is not MISSING:
+                u.add(v, iv.start)
+    for v in _code_constants(trace.code or ""):
+        u.add(v, 0)
+    if trace.kind == "stdio":
+        for text in (trace.input or "", trace.stdout or ""):
+            u.add(text.strip(), 0)
+            u._size("lines", len(text.splitlines()))
+            for line in text.splitlines():
+                u.add(line.strip(), 0)
+            for tok in text.split():
+                v = literal(tok)
+                u.add(v if v is not MISSING else tok, 0)
+    else:
+        args = literal(f"({trace.input},)") if trace.input else MISSING
+        if isinstance(args, tuple):
+            for a in args:
+                u.add(a, 0)
+        out = literal(trace.return_repr) if trace.return_repr else MISSING
+        if out is not MISSING:
+            u.add(out, 0)
+    for n in (*flow.iteration_counts(), *flow.calls.values()):
+        u.max_count = max(u.max_count, n)
+        u._num(n, 0)
+        u.lengths.add(n)
+    _computed(trace, view, u)
+    return u
+
+
+MAX_EVALUATIONS = 20_000
+
+
+def _computed(trace: Any, view: StateView, u: Universe) -> None:
+    """Intermediate values the program computed but never stored (`nums.pop(i) * 2`,
+    `text.rfind(c)`, `len(a) // 2`): each executed line's sub-expressions, evaluated in the state
+    just before that line ran."""
+    per_line = _line_expressions(trace.code or "")
+    if not per_line:
+        return
+    budget = MAX_EVALUATIONS
+    for i, e in enumerate(trace.events or ()):
+        if e["event"] != "line":
+            continue
+        exprs = per_line.get(e["lineno"])
+        if not exprs:
+            continue
+        state = view.at(i)
+        for src, counts, after in exprs:
+            budget -= 1
+            if budget < 0:
+                return
+            if after is not None:  # the receiver of `nums.pop(0)` after the call: `[-5, -4]`
+                w = evaluate(after, state)
+                if w is not CANNOT:
+                    u.add(w, i, deep=1)
+            v = evaluate(src, state)
+            if v is CANNOT or callable(v):
+                continue
+            if isinstance(v, (range, map, filter, zip, reversed)):
+                continue
+            u.add(v, i, deep=1)
+            if counts and type(v) is int:
+                u.lengths.add(v)
+
+
+@lru_cache(maxsize=64)
+def _line_expressions(code: str) -> dict[int, tuple[tuple[str, bool, str | None], ...]]:
+    """line -> (source, is a count) of the expressions on that line worth evaluating: not bare
+    names or constants, not lambdas; `len(...)`, `x.count(...)` and `sum(...)` are counts."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+    out: dict[int, list[tuple[str, bool, str | None]]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.expr) or isinstance(node, (ast.Name, ast.Constant, ast.Lambda, ast.Starred)):
+            continue
+        if node.lineno != node.end_lineno:
+            continue
+        src = ast.get_source_segment(code, node)
+        if not src or len(src) > 300:
+            continue
+        counts = isinstance(node, ast.Call) and (
+            (isinstance(node.func, ast.Name) and node.func.id in ("len", "sum")) or
+            (isinstance(node.func, ast.Attribute) and node.func.attr == "count"))
+        items = out.setdefault(node.lineno, [])
+        if len(items) < 40:
+            items.append((src, counts, effect_source(node)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _code_constants(code: str) -> list[Any]:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    out: list[Any] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (bytes, type(...))):
+            out.append(node.value)
+            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                out.append(-node.value)
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+            try:
+                out.append(ast.literal_eval(node))
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                pass
+    return out
+
+
+def account(lits: list[Literal], held: list[tuple[int, int]], u: Universe, n_lines: int,
+            end_time: int) -> list[Literal]:
+    """The literals nothing accounts for. `held`: text spans (start, end) of the values of claims
+    that held."""
+    held_sorted = sorted(held)
+    starts = [a for a, _ in held_sorted]
+    out = []
+    for lit in lits:
+        k = bisect.bisect_right(starts, lit.start) - 1
+        if any(a <= lit.start < b for a, b in held_sorted[max(0, k - 3):k + 1]):
+            continue
+        if lit.context == "line" and isinstance(lit.value, int) and 0 < lit.value <= n_lines + 1:
+            continue
+        if isinstance(lit.value, str) and " " in lit.value.strip() and all(w.isalpha() for w in lit.value.split()) \
+                and lit.context != "span":
+            continue  # a quoted English phrase ('not found'), not a value
+        if lit.context == "index" and isinstance(lit.value, int) and -u.max_len <= lit.value <= u.max_len:
+            continue
+        if u.has(lit.value, end_time):
+            continue
+        if lit.context == "ordinal" and isinstance(lit.value, int) and 0 <= lit.value <= max(u.max_count, end_time):
+            continue  # "iterations 3 to 15", "6 more iterations", "calls 3 to 5 of": steps of a loop
+        if lit.context == "approx" and isinstance(lit.value, (int, float)) and u.has_close(lit.value):
+            continue  # "≈ 3.1623" for 3.1622776601683795
+        if lit.context == "binary" and isinstance(lit.value, int) and set(lit.text) <= {"0", "1"} \
+                and u.has(int(lit.text, 2), end_time):
+            continue  # "`u` (binary 10)"
+        if isinstance(lit.value, tuple) and lit.context != "span" and 0 < len(lit.value) <= 3 \
+                and all(u.has(x, end_time) for x in lit.value):
+            continue  # "drift (1, 3)": a pair of values the run had
+        out.append(lit)
+    return out
