@@ -22,6 +22,8 @@ from typing import Any
 class LoopFacts:
     line: int
     targets: frozenset[str] = frozenset()  # names a `for` loop binds
+    stores: frozenset[str] = frozenset()  # names its body assigns or changes in place
+    oneline: bool = False  # body on the header's line: iterations not told apart by line
     counts: list[tuple[int, int, int]] = field(default_factory=list)  # (entry's first event, iterations, last event)
     starts: list[int] = field(default_factory=list)  # header events that begin an iteration
 
@@ -53,10 +55,19 @@ class Flow:
                 continue
             for st, _, en in lf.counts:
                 if st <= cursor <= en:
-                    k = bisect.bisect_left(lf.starts, cursor)
+                    k = bisect.bisect_right(lf.starts, cursor)
                     if k < len(lf.starts) and lf.starts[k] <= en and (best is None or lf.starts[k] < best):
                         best = lf.starts[k]
         return best
+
+    def step_between(self, name: str, a: int, b: int) -> bool:
+        """Whether a loop whose body changes `name` began an iteration strictly between a and b."""
+        for lf in self.loops:
+            if name in lf.stores:
+                k = bisect.bisect_right(lf.starts, a)
+                if k < len(lf.starts) and lf.starts[k] < b:
+                    return True
+        return False
 
     def counts_near(self, cursor: int) -> set[int]:
         """Iterations of the loop runs the story can be about at `cursor`: a run in progress,
@@ -108,7 +119,7 @@ def _shape(code: str) -> tuple[tuple, tuple, frozenset[str]]:
             full = max(end, *(s.end_lineno or s.lineno for s in node.orelse)) if node.orelse else end
             targets = frozenset(t.id for t in ast.walk(node.target) if isinstance(t, ast.Name)) \
                 if isinstance(node, (ast.For, ast.AsyncFor)) else frozenset()
-            loops.append((node.lineno, node.body[0].lineno, end, full, targets))
+            loops.append((node.lineno, node.body[0].lineno, end, full, targets, _stored(node.body)))
         elif isinstance(node, ast.If) and node.body:
             body = (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno)
             orelse = (node.orelse[0].lineno, node.orelse[-1].end_lineno or node.orelse[-1].lineno) if node.orelse \
@@ -136,11 +147,11 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
             frames.setdefault(current[d], []).append((i, e["lineno"]))
         elif e["event"] == "return":
             current.pop(d, None)
-    loops = [LoopFacts(h, targets) for h, _, _, _, targets in loop_shapes]
+    loops = [LoopFacts(h, targets, stored, b0 == h) for h, b0, _, _, targets, stored in loop_shapes]
     ifs = [IfFacts(t, test, is_elif, has_else) for t, test, is_elif, has_else, _, _ in if_shapes]
     starts: list[int] = []  # header events that begin an iteration
     for seq in frames.values():
-        for lf, (h, b0, b1, full, _) in zip(loops, loop_shapes):
+        for lf, (h, b0, b1, full, _, _) in zip(loops, loop_shapes):
             if b0 == h:
                 continue  # a one-line loop: its iterations cannot be told apart by line
             entry = None
@@ -235,6 +246,18 @@ def stores(code: str) -> dict[str, frozenset[int]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+def _stored(body: list[ast.stmt]) -> frozenset[str]:
+    """Names a block assigns (`x = ...`) or changes in place (`x[i] = ...`, `x.append(...)`)."""
+    out = set()
+    for stmt in body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+            elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name):
+                out.add(n.value.id)
+    return frozenset(out)
+
+
 @lru_cache(maxsize=64)
 def _body_stores(code: str) -> dict[str, frozenset[str]]:
     try:
@@ -244,11 +267,7 @@ def _body_stores(code: str) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.For, ast.AsyncFor)):
-            names = {n.id for stmt in node.body for n in ast.walk(stmt)
-                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-            names |= {n.value.id for stmt in node.body for n in ast.walk(stmt)  # x[i] = ..., x.append(...)
-                      if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name)}
             for t in ast.walk(node.target):
                 if isinstance(t, ast.Name):
-                    out.setdefault(t.id, set()).update(names)
+                    out.setdefault(t.id, set()).update(_stored(node.body))
     return {k: frozenset(v) for k, v in out.items()}

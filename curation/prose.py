@@ -52,7 +52,7 @@ _ALL_RE = re.compile(r"\b(?:every|each|all|always|both|neither|none of|any)\b", 
 _EXPR_VERBS = r"(?:is(?: now| still| again)?|was|are|returns|returned|gives|gave|give|evaluates to|evaluated to|" \
               r"equals|is equal to|comes out as|comes out to|produces|yields|results in|=|==|→|->|,?\s*which is|" \
               r",?\s*i\.e\.,?|is computed as|becomes)"
-_EXPR_RE = re.compile(rf"{_CODE}\s*,?\s*(?P<verb>{_EXPR_VERBS})\s*(?:the value\s+|just\s+|simply\s+|also\s+)?(?:{_CODE}|(?=\S))",
+_EXPR_RE = re.compile(rf"{_CODE}(?:\s+(?:of|on|for|over)\s+(?:that|this|the|it)(?:\s+[a-z]+)?)?\s*,?\s*(?P<verb>{_EXPR_VERBS})\s*(?:the value\s+|just\s+|simply\s+|also\s+)?(?:{_CODE}|(?=\S))",
                       re.I)
 _HYPOTHETICAL = re.compile(r"\b(?:would|were\b[^.]*\bif\b|if\b[^.]*\bwere|had been|otherwise|hypothetically|"
                            r"suppose|could|might|would have)\b", re.I)
@@ -125,7 +125,9 @@ def extract_prose_claims(text: str, code_names: frozenset[str] = frozenset()) ->
         found.append((mt.start(), Claim("count", noun, str(n), m.orig(mt.start()), m.orig(mt.end() - 1) + 1,
                                         vstart=vs, vend=vs + len(word))))
     for mt in _NEVER_RE.finditer(s):
-        if not hypothetical(mt.start()) and not re.search(r"(?i)\belse\b", s[max(0, mt.start() - 30):mt.start()]):
+        before = m.text[max(0, mt.start() - 30):mt.start()]
+        before += " ".join(m.spans[int(k)] for k in re.findall(r"\x00(\d+)\x01", before))
+        if not hypothetical(mt.start()) and not re.search(r"(?i)\belse\b", before):
             found.append((mt.start(), Claim("count", "times", "0", m.orig(mt.start()), m.orig(mt.end() - 1) + 1)))
     for mt in _BRANCH_RE.finditer(s):
         if hypothetical(mt.start()):

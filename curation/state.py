@@ -8,6 +8,7 @@ expression over them cannot be evaluated and stays unchecked).
 
 from __future__ import annotations
 
+import ast
 import bisect
 from typing import Any, Callable
 
@@ -21,8 +22,14 @@ LOOKAHEAD = 400  # distinct later times an expression claim may reach forward to
 
 
 class StateView:
-    def __init__(self, timeline: Timeline):
+    def __init__(self, timeline: Timeline, code: str = ""):
         self.tl = timeline
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, RecursionError):
+            tree = None
+        self.code_expressions = sorted({ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}) \
+            if tree is not None else []
         self.times = sorted({iv.start for s in timeline.vars.values() for iv in s.items})
         self._cache: dict[int, dict[str, Any]] = {}
 
@@ -83,6 +90,14 @@ def check_expr(claim: Claim, view: StateView, cursor: int) -> Match:
     stated = literal_cached(claim.value)
     if node is None:
         return Match(UNCHECKED, detail="not an expression")
+    if any(isinstance(n, ast.Constant) and n.value is Ellipsis for n in ast.walk(node)):
+        # "`any(...)` is `True`": the program's own expression of that shape, evaluated
+        shaped = [src for src in view.code_expressions if _fits(node, parse_expression(src))]
+        if len(shaped) != 1:
+            return Match(UNCHECKED, detail="an elided expression")
+        claim = Claim(claim.kind, shaped[0], claim.value, claim.start, claim.end, vstart=claim.vstart,
+                      vend=claim.vend, mode=claim.mode)
+        node = parse_expression(claim.name)
     needed = names_in(node)
     known = set(view.tl.vars)
     if not needed <= known:
@@ -113,6 +128,29 @@ def check_expr(claim: Claim, view: StateView, cursor: int) -> Match:
     return Match(WRONG, detail=f"`{claim.name[:40]}` is {', then '.join(seen)} from here on, never {claim.value[:30]}")
 
 
+def _fits(pattern: ast.AST, node: ast.AST | None) -> bool:
+    """Whether `node` has the shape of `pattern`, where `...` stands for anything."""
+    if isinstance(pattern, ast.Constant) and pattern.value is Ellipsis:
+        return node is not None
+    if node is None or type(pattern) is not type(node):
+        return False
+    for name, value in ast.iter_fields(pattern):
+        other = getattr(node, name, None)
+        if name in ("ctx", "kind", "type_comment"):
+            continue
+        if isinstance(value, list):
+            if not isinstance(other, list) or len(value) != len(other):
+                return False
+            if not all(_fits(a, b) if isinstance(a, ast.AST) else a == b for a, b in zip(value, other)):
+                return False
+        elif isinstance(value, ast.AST):
+            if not _fits(value, other):
+                return False
+        elif value != other:
+            return False
+    return True
+
+
 def _same(stated_text: str, stated: Any, actual: Any, truthy: bool = False) -> bool:
     if truthy:
         try:
@@ -140,9 +178,10 @@ def check_count(claim: Claim, flow: Flow, has_size: Callable[[str, int], bool], 
         near = flow.iteration_counts() if summary else flow.counts_near(cursor)
         if n in near or n in flow.calls.values():
             return Match(OK)
-        if n == 0 and (not flow.loops or any(not lp.counts for lp in flow.loops)):
-            return Match(OK)  # a loop never reached never ran
-        if any(not lp.counts for lp in flow.loops):
+        if n == 0 and (not flow.loops or any(not lp.counts or any(c == 0 for _, c, _ in lp.counts)
+                                             for lp in flow.loops)):
+            return Match(OK)  # a loop never reached, or entered with nothing to go through
+        if any(lp.oneline for lp in flow.loops):
             return Match(UNCHECKED, detail="a one-line loop: its steps are not told apart")
         told = sorted(near)[:6]
         return Match(WRONG, detail=f"the loop here did not run {n} times ({', '.join(map(str, told)) or 'none ran'})")

@@ -60,7 +60,7 @@ def check_claims(trace: Any, text: str) -> tuple[list[tuple[Any, Match]], list[A
               if not (c.kind == "expr" and i and claims[i - 1].start == c.start and claims[i - 1].kind != "expr")]
     events = trace.events or []
     timeline = Timeline(events, generator_names(code))
-    view = StateView(timeline)
+    view = StateView(timeline, code)
     flow = flow_of(code, events)
     final = trace.stdout if trace.kind == "stdio" else trace.return_repr
     u = universe(trace, view, flow)
