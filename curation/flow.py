@@ -147,7 +147,7 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
             frames.setdefault(current[d], []).append((i, e["lineno"]))
         elif e["event"] == "return":
             current.pop(d, None)
-    loops = [LoopFacts(h, targets, stored, b0 == h) for h, b0, _, _, targets, stored in loop_shapes]
+    loops = [LoopFacts(h, targets, stored | targets, b0 == h) for h, b0, _, _, targets, stored in loop_shapes]
     ifs = [IfFacts(t, test, is_elif, has_else) for t, test, is_elif, has_else, _, _ in if_shapes]
     starts: list[int] = []  # header events that begin an iteration
     for seq in frames.values():

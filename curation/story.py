@@ -96,6 +96,10 @@ def check_claims(trace: Any, text: str) -> tuple[list[tuple[Any, Match]], list[A
                 and claim.kind in ("state", "change", "deleted") \
                 and _base_name(claim.name) in flow.body_stores.get(anchored, ()):
             mt = Match(WRONG, mt.time, detail=f"only true in a later iteration (step {mt.time}), not here")
+        if mt.status == OK and claim.mode == "stays" and not summary:
+            moved = _changes_soon(timeline, flow, claim, cursor if mt.time is None else mt.time)
+            if moved is not None:
+                mt = Match(WRONG, mt.time, detail=f"it does not stay: it becomes {moved[:40]} next")
         if mt.status in (OK, UNCHECKED) and mt.time is not None and claim.kind != "expr":
             cursor = mt.time  # an expression's value is a derived fact: it does not move the story
         if mt.status == OK:
@@ -135,7 +139,7 @@ def _next_store(code: str, events: list[dict[str, Any]], name: str, cursor: int)
         return None
     for j in range(cursor, min(len(events), cursor + 200)):
         e = events[j]
-        if any(c["name"] == name for c in e.get("changes") or ()):
+        if j > cursor and any(c["name"] == name for c in e.get("changes") or ()):
             return None
         if e["event"] == "line" and e["lineno"] in lines:
             return j + 1
@@ -186,6 +190,18 @@ def _anytime(claim: Any, timeline: Timeline, view: StateView, final: Any, kind: 
     if not evaluated:
         return Match(UNCHECKED, detail="cannot be evaluated from the values shown")
     return Match(WRONG, None, detail=f"`{claim.name[:40]}` is never {claim.value[:30]} in this run")
+
+
+def _changes_soon(timeline: Timeline, flow: Flow, claim: Any, t: int) -> str | None:
+    """"`x` stays `1`": the value `x` changes to next, if that happens in the same loop step
+    (or anywhere later, outside loops); else None."""
+    series = timeline.vars.get(claim.name)
+    if series is None:
+        return None
+    for iv in series.items:
+        if iv.start > t and timeline.compare(claim, iv) == WRONG:
+            return None if flow.step_between(claim.name, t, iv.start) else iv.text
+    return None
 
 
 def _continues(text: str, pos: int) -> bool:
