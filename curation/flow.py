@@ -34,6 +34,7 @@ class IfFacts:
     test: str  # the condition's source
     is_elif: bool
     has_else: bool  # a plain else (not an elif)
+    is_loop: bool = False  # a while loop's test: "if" = the body runs
     outcomes: list[tuple[int, str]] = field(default_factory=list)  # (event index, "if" | "else" | "none")
 
 
@@ -42,7 +43,6 @@ class Flow:
     loops: list[LoopFacts]
     ifs: list[IfFacts]
     calls: dict[str, int]  # function -> number of calls
-    headers: list[int] = field(default_factory=list)  # header events that begin a loop iteration
     loop_vars: frozenset[str] = frozenset()  # names a `for` loop binds
     body_stores: dict[str, frozenset[str]] = field(default_factory=dict)  # loop variable -> names its body assigns
 
@@ -126,7 +126,10 @@ def _shape(code: str) -> tuple[tuple, tuple, frozenset[str]]:
                 else None
             plain_else = bool(node.orelse) and not (len(node.orelse) == 1 and id(node.orelse[0]) in elifs)
             ifs.append((node.lineno, ast.get_source_segment(code, node.test) or "", id(node) in elifs, plain_else,
-                        body, orelse))
+                        body, orelse, False))
+        if isinstance(node, ast.While) and node.body:
+            body = (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno)
+            ifs.append((node.lineno, ast.get_source_segment(code, node.test) or "", False, False, body, None, True))
     return tuple(loops), tuple(ifs), frozenset(loop_vars)
 
 
@@ -148,8 +151,7 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
         elif e["event"] == "return":
             current.pop(d, None)
     loops = [LoopFacts(h, targets, stored | targets, b0 == h) for h, b0, _, _, targets, stored in loop_shapes]
-    ifs = [IfFacts(t, test, is_elif, has_else) for t, test, is_elif, has_else, _, _ in if_shapes]
-    starts: list[int] = []  # header events that begin an iteration
+    ifs = [IfFacts(t, test, is_elif, has_else, is_loop) for t, test, is_elif, has_else, _, _, is_loop in if_shapes]
     for seq in frames.values():
         for lf, (h, b0, b1, full, _, _) in zip(loops, loop_shapes):
             if b0 == h:
@@ -163,7 +165,6 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
                         lf.counts.append(tuple(entry))
                     nxt = seq[k + 1][1] if k + 1 < len(seq) else None
                     if nxt is not None and b0 <= nxt <= b1:
-                        starts.append(idx)
                         lf.starts.append(idx)
                         entry[1] += 1
                 elif not h <= ln <= full:
@@ -172,7 +173,7 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
                 if entry is not None:
                     entry[2] = idx
                     lf.counts[-1] = tuple(entry)
-        for f, (t, _, _, _, body, orelse) in zip(ifs, if_shapes):
+        for f, (t, _, _, _, body, orelse, _) in zip(ifs, if_shapes):
             if body[0] == t:
                 continue
             for k, (idx, ln) in enumerate(seq):
@@ -191,7 +192,7 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
     for lf in loops:
         lf.starts.sort()
     body = _body_stores(code or "")
-    return Flow(loops, ifs, calls, sorted(starts), loop_vars, body)
+    return Flow(loops, ifs, calls, loop_vars, body)
 
 
 _COMPREHENSIONS = ("<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>")

@@ -48,6 +48,8 @@ _BRANCH_RE = re.compile(
     rf"|\b(?:takes|take|taking|enters|enter|entering|goes into|go into|going into|into|follows|uses)\s+the\s+"
     rf"(?:{_CODE}|\b(?P<b2>if|else|elif)\b)\s*(?:-\s*)?(?:branch|block|clause|body|path))",
     re.I)
+_ELSE_RUNS_RE = re.compile(rf"(?:the\s+)?(?:{_CODE}|\b(?P<b>else|elif)\b)\s+(?:runs|is taken|executes|fires|kicks in)\b",
+                           re.I)
 _ALL_RE = re.compile(r"\b(?:every|each|all|always|both|neither|none of|any)\b", re.I)
 _EXPR_VERBS = r"(?:is(?: now| still| again)?|was|are|returns|returned|gives|gave|give|evaluates to|evaluated to|" \
               r"equals|is equal to|comes out as|comes out to|produces|yields|results in|=|==|→|->|,?\s*which is|" \
@@ -137,6 +139,11 @@ def extract_prose_claims(text: str, code_names: frozenset[str] = frozenset()) ->
             found.append((mt.start(), c))
     for c in table_claims(text, code_names):
         found.append((_masked_at(m, c.start), c))
+    for mt in _ELSE_RUNS_RE.finditer(s):
+        which = (mt.group("b") or (m.spans[int(mt.group(1))].strip() if mt.group(1) else "")).lower()
+        if which in ("else", "elif") and not hypothetical(mt.start()) and \
+                not any(p <= mt.start() < p + 40 and c.kind == "branch" for p, c in found):
+            found.append((mt.start(), Claim("branch", which, "taken", m.orig(mt.start()), m.orig(mt.end() - 1) + 1)))
     found.sort(key=lambda pc: pc[0])
     return [c for _, c in found]
 

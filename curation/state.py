@@ -195,7 +195,8 @@ def check_branch(claim: Claim, flow: Flow, cursor: int, mention: str | None) -> 
     condition the sentence quotes, if any) took that branch; with "every"/"each", all its
     evaluations did; "is not taken": it did not."""
     want = claim.name
-    cands = [f for f in flow.ifs if f.outcomes and (want != "elif" or f.is_elif) and (want != "else" or f.has_else)]
+    cands = [f for f in flow.ifs if f.outcomes and not f.is_loop and (want != "elif" or f.is_elif)
+             and (want != "else" or f.has_else)]
     if mention:
         quoted = [f for f in cands if _squash(f.test) == _squash(mention)]
         cands = quoted or cands

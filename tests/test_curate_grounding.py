@@ -105,8 +105,10 @@ def test_flow_counts_loops_and_branches():
     flow = flow_of(t.code, t.events)
     by_line = {lf.line: [c for _, c, _ in lf.counts] for lf in flow.loops}
     assert by_line[3] == [3] and by_line[9] == [2] and by_line[11] == [3]
-    (branch,) = flow.ifs
+    (branch,) = [f for f in flow.ifs if not f.is_loop]
+    (loop_test,) = [f for f in flow.ifs if f.is_loop]
     assert [o for _, o in branch.outcomes] == ["else", "if", "if"]
+    assert loop_test.is_loop and [o for _, o in loop_test.outcomes] == ["if", "if", "none"]
 
 
 # -- pairs: a true narration is kept, its twin with one planted error is rejected -------------------

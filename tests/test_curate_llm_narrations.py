@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from curate_helpers import CODECONTESTS, CRUX, SHARED_DATA, need_data
 
 from curation.stage import CurateConfig, run_curate_stage
