@@ -193,7 +193,7 @@ def _assign_claim(m: Masked, mt: re.Match, used: set[int], code_names) -> tuple[
     used.update(k for k in (k_name, k_val) if k is not None)
     kind = "change" if verb in _CHANGE else "state"
     # "`i` = `4`" and "is now" name the value the variable has here, rebound or not
-    mode = "weak" if verb in ("=", ":=", "is now", "now holds") else \
+    mode = "weak" if verb in ("=", ":=") else \
         "stays" if verb in ("stays", "remains", "stays at", "stays as", "remains at") else ""
     return mt.start(), Claim(kind, name, normalise_value(value), m.orig(mt.start()), _orig_end(m, end), (), vs, ve,
                              mode)

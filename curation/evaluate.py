@@ -38,9 +38,10 @@ _BUILTINS = {
     "any": any, "all": all, "round": round, "ord": ord, "chr": chr, "repr": repr, "divmod": divmod,
     "reversed": lambda x: list(reversed(x)), "enumerate": lambda *a: list(enumerate(*a)),
     "zip": lambda *a: list(zip(*a)), "range": lambda *a: _range(*a), "hex": hex, "bin": bin, "oct": oct,
-    "isinstance": None, "type": None, "map": None, "filter": None,  # named but not evaluated
+    "isinstance": isinstance, "type": type, "map": lambda f, *a: list(map(f, *a)),
+    "filter": lambda f, a: list(filter(f, a)),
 }
-_BUILTINS = {k: v for k, v in _BUILTINS.items() if v is not None}
+_TYPES = {t.__name__: t for t in (int, str, float, bool, list, tuple, dict, set, frozenset, bytes)}
 _CONSTS = {"True": True, "False": False, "None": None, "inf": math.inf, "nan": math.nan}
 _VALUE_TYPES = (str, bytes, list, tuple, dict, set, frozenset, int, float, bool, type(None), complex)
 _BINOPS = {
@@ -140,6 +141,8 @@ class _Eval:
             return self.env[n.id]
         if n.id in _CONSTS:
             return _CONSTS[n.id]
+        if n.id in _TYPES:  # `isinstance(x, int)`, `map(str, xs)`
+            return _TYPES[n.id]
         raise _Cannot
 
     def _List(self, n: ast.List) -> list:

@@ -317,7 +317,7 @@ def literals(text: str) -> list[Literal]:
 
     for k, content in enumerate(m.spans):
         pos = s.find(f"{O}{k}{C}")
-        v = normalise_value(content)
+        v = content.strip()  # `list()` names the builtin here; as a claim's value it is `[]`
         if is_concrete(v) and literal_cached(v) is not MISSING:
             si = sentence_of(pos)
             if not sents or not sents[si].hypothetical:

@@ -139,10 +139,11 @@ def _next_store(code: str, events: list[dict[str, Any]], name: str, cursor: int)
         return None
     for j in range(cursor, min(len(events), cursor + 200)):
         e = events[j]
-        if j > cursor and any(c["name"] == name for c in e.get("changes") or ()):
-            return None
+        changed = any(c["name"] == name for c in e.get("changes") or ())
         if e["event"] == "line" and e["lineno"] in lines:
-            return j + 1
+            return None if changed else j + 1  # changed: a rebinding to another value
+        if changed and j > cursor:
+            return None
     return None
 
 
