@@ -35,7 +35,8 @@ _COUNT_NOUNS = r"(?:elements?|items?|characters?|chars?|letters?|keys?|entries|e
                r"consonants?|occurrences?|copies|lines?)"
 _COUNT_RE = re.compile(
     rf"(?<![\w.\-])(?P<n>\d+|{_NUMWORD})(?:-| )(?P<mod>more |further |remaining |other |left |extra |distinct |unique |separate "
-    rf"|total |full |loop |whole )?(?P<noun>times|iterations?|passes|rounds|{_COUNT_NOUNS})\b"
+    rf"|total |full |loop |whole )?(?P<noun>times(?!\s+(?:(?:the|a|an|as|more|less|bigger|larger|smaller)\b|\d|\x00))|"
+    rf"iterations?|passes|rounds|{_COUNT_NOUNS})\b"
     rf"|\b(?:runs?|ran|loops?|iterates?|executes?|executed|repeats?|happens?|called|invoked)\s+(?P<w>once|twice|thrice)\b"
     rf"|\b(?:length|size)\s+(?:of\s+)?(?P<len>\d+|{_NUMWORD})\b",
     re.I)

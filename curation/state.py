@@ -111,8 +111,8 @@ def check_expr(claim: Claim, view: StateView, cursor: int) -> Match:
             if t == cursor and needed <= view.at(t).keys():
                 break  # its values are here but cannot be read: a later state is no stand-in
             continue
-        if isinstance(v, range):
-            return Match(UNCHECKED, detail="a range")
+        if isinstance(v, range) or callable(v):
+            return Match(UNCHECKED, detail="a range or a function, not a value")
         if after is not None and not _same(claim.value, stated, v):
             w = evaluate(after, view.at(t))
             v = w if w is not CANNOT and _same(claim.value, stated, w) else v

@@ -35,6 +35,10 @@ _SUMMARY = re.compile(
     r"e\.g\.)\b"
     r"|\bfrom\b.{1,40}\bto\b|\bfor (?:the )?(?:first|last|remaining|other)\b|\b(?:each|every|all|both)\b"
     r"|\buntil\b", re.I)
+# the state once a loop (or the run) is over: "after the loop `index` is 13", "it ends as ..."
+_AFTER = re.compile(r"\b(?:after the (?:whole |entire |outer |inner )?loop|once the loop|when the loop (?:ends|finishes|is done)|"
+                    r"the loop (?:ends|finishes|is done|stops|terminates|exits)|at the end of the loop|"
+                    r"is left as|left with|ends (?:up )?as|ends with|in the end)\b", re.I)
 # the story skips ahead: a later claim may be about any later step
 _JUMP = re.compile(
     r"\b(?:after the (?:whole |entire )?loop|loop (?:ends|finishes|is done|completes|stops|terminates)|"
@@ -85,6 +89,9 @@ def check_claims(trace: Any, text: str) -> tuple[list[tuple[Any, Match]], list[A
             mt = check_count(claim, flow, u.has_size, cursor, summary and s0 not in counted)
         elif claim.kind == "branch":
             mt = check_branch(claim, flow, cursor, _quoted_condition(sent, m, flow))
+        elif _AFTER.search(text[s0:claim.end]) and claim.kind in ("state", "change") \
+                and claim.name == _base_name(claim.name) and claim.name in timeline.vars:
+            mt = _after_loop(claim, timeline, flow, view, cursor)
         elif summary:
             mt = _anytime(claim, timeline, view, final, trace.kind)
         elif claim.kind == "expr":
@@ -147,6 +154,23 @@ def _next_store(code: str, events: list[dict[str, Any]], name: str, cursor: int)
     return None
 
 
+def _after_loop(claim: Any, timeline: Timeline, flow: Flow, view: StateView, cursor: int) -> Match:
+    """"After the loop, `index` is 13": the value when the loop running at the cursor (or the
+    next one to run) is over, or at the end of the run; the cursor moves there."""
+    ends = sorted({en + 1 for lf in flow.loops for st, _, en in lf.counts if en >= cursor})[:2]
+    seen = []
+    for t in [*ends, view.end_time()]:
+        v = view.at(t).get(claim.name, CANNOT)
+        if v is CANNOT:
+            continue
+        if same_value(claim.value, repr(v), v):
+            return Match(OK, max(cursor, t) if t != view.end_time() else None, detail=repr(v)[:80])
+        seen.append(repr(v)[:30])
+    if not seen:
+        return Match(UNCHECKED, detail="not readable after the loop")
+    return Match(WRONG, detail=f"after the loop it is {', '.join(seen)}, not {claim.value[:30]}")
+
+
 def _anytime(claim: Any, timeline: Timeline, view: StateView, final: Any, kind: str) -> Match:
     """A claim of a summary sentence: true at some moment of the run (the cursor stays)."""
     if claim.kind in ("result", "raises"):
@@ -182,8 +206,8 @@ def _anytime(claim: Any, timeline: Timeline, view: StateView, final: Any, kind: 
         v = evaluate(claim.name, view.at(t))
         if v is CANNOT:
             continue
-        if isinstance(v, range):
-            return Match(UNCHECKED, detail="a range")
+        if isinstance(v, range) or callable(v):
+            return Match(UNCHECKED, detail="a range or a function, not a value")
         evaluated = True
         if same_value(claim.value, repr(v), v, parsed_stated=stated) or \
                 (isinstance(v, str) and claim.value.strip() == v):
