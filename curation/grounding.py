@@ -1,14 +1,15 @@
 """The closed world: every concrete value a narration states must be accounted for.
 
 A value (a literal of prose.literals) is accounted for when it is
-- the value of a claim that held (or could not be checked only because the trace elides it),
-- a line number that exists,
-- something the run had by that point of the story: a value a variable held, an element, key or
-  value of one, a length, a substring of a string; the input; a constant of the code; the final
-  output; how many times a loop ran or a function was called,
-- or a value another claim of the narration stated and that held.
-"By that point" is up to the time of the next claim that held, so a value from later in the run
-is not taken for one from now. What none of these accounts for is `ungrounded`.
+- the value of a claim that held (a claim left unchecked accounts for nothing),
+- a line number that exists, a step number within the run, an index within some container,
+- something the run had: a value a variable held, an element, key or value of one, a length, a
+  substring of a string; an intermediate value the program computed (each executed line's
+  sub-expressions, evaluated in the state before that line ran); the input; a constant of the
+  code; the final output; how many times a loop ran or a function was called.
+When in the run does not matter here: placing claims in time is story.py's job, this check only
+makes sure that nothing the verifier could not read slips a value through. What none of these
+accounts for is `ungrounded`.
 """
 
 from __future__ import annotations

@@ -118,8 +118,9 @@ def check_claims(trace: Any, text: str) -> tuple[list[tuple[Any, Match]], list[A
         out.append((claim, mt))
     held = [(c.vstart, c.vend) for c, mt in out if mt.status == OK and c.vstart >= 0]
     held += [(c.start, c.end) for c, mt in out if mt.status == OK and c.kind in ("count", "branch")]
-    loose = account(literals(text), held, u, len(code.splitlines()), view.end_time())
-    return out, loose, len(literals(text))
+    lits = literals(text)
+    loose = account(lits, held, u, len(code.splitlines()), view.end_time())
+    return out, loose, len(lits)
 
 
 def _value_claim(claim: Any, timeline: Timeline, view: StateView, cursor: int, final: Any, kind: str,

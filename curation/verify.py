@@ -4,7 +4,9 @@ No model is involved. The verdict says whether the row is kept and, if not, the 
 REASONS order: the run or the narrator failed, the [OUTPUT] block is missing or not a literal,
 the output is not what the program produced (float tolerance 1e-5; stdio as tokens), the text
 talks about "the trace", a claim names a variable the run does not have, a claim states a value
-the variable never held at that point of the story, or the length is out of bounds.
+the variable never held at that point of the story (or a wrong expression value, count or
+branch), a value in the prose that nothing accounts for (story.py, grounding.py), or the length
+is out of bounds.
 
     >>> from tracegen.records import Trace
     >>> from tracegen.narrate.records import Narration
