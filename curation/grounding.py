@@ -152,7 +152,7 @@ def universe(trace: Any, view: StateView, flow: Flow) -> Universe:
             u.add(text.strip(), 0)
             u._size("lines", len(text.splitlines()))
             for line in text.splitlines():
-                u.add(line.strip(), 0)
+                u.add(" ".join(line.split()), 0)
             for tok in text.split():
                 v = literal(tok)
                 u.add(v if v is not MISSING else tok, 0)
@@ -270,6 +270,10 @@ def account(lits: list[Literal], held: list[tuple[int, int]], u: Universe, n_lin
                 and lit.context != "span":
             continue  # a quoted English phrase ('not found'), not a value
         if lit.context == "index" and isinstance(lit.value, int) and -u.max_len <= lit.value <= u.max_len:
+            continue
+        if lit.context == "numbers":  # a printed or read line: that whole line, not a piece of one
+            if canon(lit.value) not in u.first:
+                out.append(lit)
             continue
         if u.has(lit.value, end_time):
             continue

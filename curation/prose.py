@@ -18,7 +18,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from .claims import Claim, is_concrete, normalise_value, scan_literal, target_name
-from .evaluate import parse_expression
+from .evaluate import names_in, parse_expression
 from .markup import C, O, Masked, body_of, mask
 from .matching import MISSING, literal_cached
 
@@ -102,8 +102,7 @@ def extract_prose_claims(text: str, code_names: frozenset[str] = frozenset()) ->
     for mt in _EXPR_RE.finditer(s):
         if hypothetical(mt.start()):
             continue
-        c = _expr_claim(m, mt, code_names)
-        if c is not None:
+        for c in _expr_claim(m, mt, code_names) or ():
             found.append((mt.start(), c))
     for k, content in enumerate(m.spans):  # one span: `dp[i] = max(a, b) = 7`, `len(x) // 2 = 1`
         pos = s.find(f"{O}{k}{C}")
@@ -187,7 +186,7 @@ def table_claims(text: str, code_names: frozenset[str]) -> list[Claim]:
     return out
 
 
-def _expr_claim(m: Masked, mt: re.Match, code_names: frozenset[str]) -> Claim | None:
+def _expr_claim(m: Masked, mt: re.Match, code_names: frozenset[str]) -> list[Claim] | None:
     ks = [int(g) for g in mt.groups() if g is not None and g.isdigit()]
     expr = m.spans[ks[0]].strip()
     node = parse_expression(expr)
@@ -217,12 +216,40 @@ def _expr_claim(m: Masked, mt: re.Match, code_names: frozenset[str]) -> Claim | 
                 value, end = _word_value(wm.group(1)), i + wm.end()
             else:
                 value, end = lit
+                if _ARITH_AFTER.match(m.text, end):
+                    return _arithmetic_chain(m, mt, expr, i)
         vs, ve = m.orig(i), m.orig(end - 1) + 1
     value = normalise_value(value)
     if not is_concrete(value) or literal_cached(value) is MISSING and not value.startswith(("<", "set(")):
         return None
-    return Claim("expr", expr, value, m.orig(mt.start()), ve, vstart=vs, vend=ve,
-                 mode="truthy" if len(ks) == 1 and truthy else "")
+    return [Claim("expr", expr, value, m.orig(mt.start()), ve, vstart=vs, vend=ve,
+                  mode="truthy" if len(ks) == 1 and truthy else "")]
+
+
+_ARITH_AFTER = re.compile(r"\s*[-+*/%]{1,2}\s*[\d(\-]")
+_CHAIN = re.compile(r"[^,;:\n`\x00\x01]*")
+
+
+def _arithmetic_chain(m: Masked, mt: re.Match, expr: str, i: int) -> list[Claim] | None:
+    """"`x1+x2-x3` = -1 + 0 - 1 = -2": the expression's value is the chain's last term, and each
+    step of the arithmetic written out must come to it."""
+    chain = _CHAIN.match(m.text, i).group(0)
+    chain = re.split(r"\.(?:\s|$)|\s(?:so|and|which|since|because|then)\s", chain)[0]
+    parts = [p.strip() for p in re.split(r"(?<![=!<>])=(?!=)", chain)]
+    if len(parts) < 2 or not parts[-1]:
+        return None
+    value = parts[-1]
+    if literal_cached(value) is MISSING:
+        return None
+    vs = m.orig(i + chain.rfind(value))
+    out = [Claim("expr", expr, value, m.orig(mt.start()), vs + len(value), vstart=vs, vend=vs + len(value))]
+    for p in parts[:-1]:
+        node = parse_expression(p)
+        if node is None or names_in(node):
+            return out
+        at = m.orig(i + chain.find(p))
+        out.append(Claim("expr", p, value, at, at + len(p), vstart=at, vend=at + len(p)))
+    return out
 
 
 _COUNT_AFTER = re.compile(rf"\s+(?:\w+\s+)?(?:{_COUNT_NOUNS}|times|iterations)\b", re.I)
@@ -283,6 +310,7 @@ _BARE = re.compile(
     rf"|\b(?P<word>True|False|None|(?i:{_NUMWORD}|once|twice|thrice))\b")
 _NOT_LITERAL_BEFORE = re.compile(r"(?i)(?:line|lines|step|steps|stage|part|case|example|sample|test|figure|"
                                  r"section|#)\s*$")
+_NUMBERS_LINE = re.compile(r"-?\d+(?:\.\d+)?(?:[ \t]+-?\d+(?:\.\d+)?)+")
 _ORDINAL_NEAR = re.compile(r"(?i)(?:\b(?:iterations?|calls?|passes|rounds|steps?)\b[^.;\n]{0,12}$)")
 _ORDINAL_AFTER = re.compile(r"(?i)\s*(?:more\b|of\s+\d|to\s+\d+\s+of\b|in all\b|steps\b|events\b)")
 _APPROX_BEFORE = re.compile(r"(?i)(?:≈|~|\babout|\bapproximately|\broughly|\baround|\bnearly|\balmost)\s*"
@@ -319,6 +347,11 @@ def literals(text: str) -> list[Literal]:
     for k, content in enumerate(m.spans):
         pos = s.find(f"{O}{k}{C}")
         v = content.strip()  # `list()` names the builtin here; as a claim's value it is `[]`
+        if _NUMBERS_LINE.fullmatch(v):  # `-2 -1`: a line of numbers, as a program prints or reads them
+            si = sentence_of(pos)
+            if not sents or not sents[si].hypothetical:
+                out.append(Literal(*m.where[k], content, " ".join(v.split()), "numbers", si))
+            continue
         if is_concrete(v) and literal_cached(v) is not MISSING:
             si = sentence_of(pos)
             if not sents or not sents[si].hypothetical:

@@ -101,4 +101,4 @@ def test_our_llm_style_sets(tmp_path):
     rate = _score(cases, tmp_path)
     assert rate["wrong_final"] == 1.0
     assert rate["correct"] <= 0.05
-    assert rate["wrong_intermediate"] >= 0.60  # measured 0.66 when this landed; the goal is 0.97
+    assert rate["wrong_intermediate"] >= 0.60  # measured 0.65 when this landed; the goal is 0.97
