@@ -44,7 +44,6 @@ class Flow:
     ifs: list[IfFacts]
     calls: dict[str, int]  # function -> number of calls
     loop_vars: frozenset[str] = frozenset()  # names a `for` loop binds
-    body_stores: dict[str, frozenset[str]] = field(default_factory=dict)  # loop variable -> names its body assigns
 
     def next_step(self, var: str, cursor: int) -> int | None:
         """Event index at which the next iteration of the loop binding `var` begins, within the
@@ -59,6 +58,10 @@ class Flow:
                     if k < len(lf.starts) and lf.starts[k] <= en and (best is None or lf.starts[k] < best):
                         best = lf.starts[k]
         return best
+
+    def stores_of(self, var: str) -> frozenset[str]:
+        """Names the body of a loop over `var` changes."""
+        return frozenset().union(*(lf.stores for lf in self.loops if var in lf.targets))
 
     def step_between(self, name: str, a: int, b: int) -> bool:
         """Whether a loop whose body changes `name` began an iteration strictly between a and b."""
@@ -191,8 +194,7 @@ def flow_of(code: str, events: list[dict[str, Any]]) -> Flow:
         f.outcomes.sort()
     for lf in loops:
         lf.starts.sort()
-    body = _body_stores(code or "")
-    return Flow(loops, ifs, calls, loop_vars, body)
+    return Flow(loops, ifs, calls, loop_vars)
 
 
 _COMPREHENSIONS = ("<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>")
@@ -257,18 +259,3 @@ def _stored(body: list[ast.stmt]) -> frozenset[str]:
             elif isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.value, ast.Name):
                 out.add(n.value.id)
     return frozenset(out)
-
-
-@lru_cache(maxsize=64)
-def _body_stores(code: str) -> dict[str, frozenset[str]]:
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError):
-        return {}
-    out: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.For, ast.AsyncFor)):
-            for t in ast.walk(node.target):
-                if isinstance(t, ast.Name):
-                    out.setdefault(t.id, set()).update(_stored(node.body))
-    return {k: frozenset(v) for k, v in out.items()}

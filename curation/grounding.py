@@ -58,48 +58,49 @@ def canon(v: Any, depth: int = 0) -> Any:
 
 @dataclass
 class Universe:
-    """Facets of everything the run had, each with the first time it existed."""
+    """Facets of everything the run had (when does not matter here: see the module doc)."""
 
-    first: dict[Any, int] = field(default_factory=dict)
-    strings: list[tuple[int, str]] = field(default_factory=list)
+    seen: set[Any] = field(default_factory=set)  # canon() of every value, element and length
+    strings: list[str] = field(default_factory=list)  # for substrings
     lengths: set[int] = field(default_factory=set)  # counts the program computed (len, count, loops, calls)
-    sizes: dict[str, set[int]] = field(default_factory=dict)  # "str" | "words" | "seq" | "dict" -> lengths seen
+    sizes: dict[str, set[int]] = field(default_factory=dict)  # "str" | "words" | "seq" | "dict" | "lines" -> lengths
     max_len: int = 0
     max_count: int = 0  # the most iterations of a loop (one entry or all), or calls of a function
 
-    def add(self, v: Any, t: int, deep: int = 2) -> None:
+    def add(self, v: Any, deep: int = 2) -> None:
         try:
             k = canon(v)
         except RecursionError:
             return
-        if k in self.first and self.first[k] <= t:
-            if not isinstance(v, (list, tuple, dict, set, frozenset)):
-                return
-        else:
-            self.first[k] = t
+        container = isinstance(v, (list, tuple, dict, set, frozenset))
+        if k in self.seen and not container:
+            return
+        self.seen.add(k)
         if isinstance(v, str):
             if len(self.strings) < _MAX_STRINGS:
-                self.strings.append((t, v))
-            self._num(len(v), t)
-            self._num(len(v.split()), t)
+                self.strings.append(v)
+            self.seen.update((("n", len(v)), ("n", len(v.split()))))
             self._size("str", len(v))
             self._size("words", len(v.split()))
             self.max_len = max(self.max_len, len(v))
-        elif isinstance(v, (list, tuple, dict, set, frozenset)):
-            self._num(len(v), t)
+        elif container:
+            self.seen.add(("n", len(v)))
             self._size("dict" if isinstance(v, dict) else "seq", len(v))
             self.max_len = max(self.max_len, len(v))
             if deep:
                 items = list(v.items()) if isinstance(v, dict) else list(v)
                 for x in items[:200]:
-                    if isinstance(v, dict):
-                        self.add(x[0], t, deep - 1)
-                        self.add(x[1], t, deep - 1)
-                    else:
-                        self.add(x, t, deep - 1)
+                    for y in (x if isinstance(v, dict) else (x,)):
+                        self.add(y, deep - 1)
 
     def _size(self, kind: str, n: int) -> None:
         self.sizes.setdefault(kind, set()).add(n)
+
+    def count(self, n: int) -> None:
+        """A count the run has: a loop's iterations or a function's calls."""
+        self.seen.add(("n", n))
+        self.lengths.add(n)
+        self.max_count = max(self.max_count, n)
 
     def has_size(self, noun: str, n: int) -> bool:
         """Whether something the run had has `n` of `noun` (characters, keys, words, items...)."""
@@ -114,23 +115,15 @@ class Universe:
 
     def has_close(self, x: float, rel: float = 1e-3) -> bool:
         return any(k[0] == "n" and isinstance(k[1], (int, float)) and not isinstance(k[1], bool)
-                   and abs(k[1] - x) <= rel * max(1.0, abs(x)) for k in self.first)
+                   and abs(k[1] - x) <= rel * max(1.0, abs(x)) for k in self.seen)
 
-    def _num(self, n: int, t: int) -> None:
-        k = ("n", n)
-        if self.first.get(k, t + 1) > t:
-            self.first[k] = t
-
-    def has(self, v: Any, until: int) -> bool:
+    def has(self, v: Any) -> bool:
         try:
-            k = canon(v)
+            if canon(v) in self.seen:
+                return True
         except RecursionError:
             return False
-        if self.first.get(k, until + 1) <= until:
-            return True
-        if isinstance(v, str) and v:
-            return any(t <= until and v in s for t, s in self.strings)
-        return False
+        return isinstance(v, str) and bool(v) and any(v in s for s in self.strings)
 
 
 def universe(trace: Any, view: StateView, flow: Flow) -> Universe:
@@ -139,35 +132,33 @@ def universe(trace: Any, view: StateView, flow: Flow) -> Universe:
         for iv in series.items:
             v = iv.value()
             if v is not MISSING:
-                u.add(v, iv.start)
+                u.add(v)
     for series in (*view.tl.returns.values(), view.tl.stdout):
         for iv in series.items:
             v = iv.value()
             if v is not MISSING:
-                u.add(v, iv.start)
+                u.add(v)
     for v in _code_constants(trace.code or ""):
-        u.add(v, 0)
+        u.add(v)
     if trace.kind == "stdio":
         for text in (trace.input or "", trace.stdout or ""):
-            u.add(text.strip(), 0)
+            u.add(text.strip())
             u._size("lines", len(text.splitlines()))
             for line in text.splitlines():
-                u.add(" ".join(line.split()), 0)
+                u.add(" ".join(line.split()))
             for tok in text.split():
                 v = literal(tok)
-                u.add(v if v is not MISSING else tok, 0)
+                u.add(v if v is not MISSING else tok)
     else:
         args = literal(f"({trace.input},)") if trace.input else MISSING
         if isinstance(args, tuple):
             for a in args:
-                u.add(a, 0)
+                u.add(a)
         out = literal(trace.return_repr) if trace.return_repr else MISSING
         if out is not MISSING:
-            u.add(out, 0)
+            u.add(out)
     for n in (*flow.iteration_counts(), *flow.calls.values()):
-        u.max_count = max(u.max_count, n)
-        u._num(n, 0)
-        u.lengths.add(n)
+        u.count(n)
     _computed(trace, view, u)
     return u
 
@@ -197,13 +188,13 @@ def _computed(trace: Any, view: StateView, u: Universe) -> None:
             if after is not None:  # the receiver of `nums.pop(0)` after the call: `[-5, -4]`
                 w = evaluate(after, state)
                 if w is not CANNOT:
-                    u.add(w, i, deep=1)
+                    u.add(w, deep=1)
             v = evaluate(src, state)
             if v is CANNOT or callable(v):
                 continue
             if isinstance(v, (range, map, filter, zip, reversed)):
                 continue
-            u.add(v, i, deep=1)
+            u.add(v, deep=1)
             if counts and type(v) is int:
                 u.lengths.add(v)
 
@@ -254,7 +245,7 @@ def _code_constants(code: str) -> list[Any]:
 
 
 def account(lits: list[Literal], held: list[tuple[int, int]], u: Universe, n_lines: int,
-            end_time: int) -> list[Literal]:
+            n_events: int) -> list[Literal]:
     """The literals nothing accounts for. `held`: text spans (start, end) of the values of claims
     that held."""
     held_sorted = sorted(held)
@@ -272,20 +263,20 @@ def account(lits: list[Literal], held: list[tuple[int, int]], u: Universe, n_lin
         if lit.context == "index" and isinstance(lit.value, int) and -u.max_len <= lit.value <= u.max_len:
             continue
         if lit.context == "numbers":  # a printed or read line: that whole line, not a piece of one
-            if canon(lit.value) not in u.first:
+            if canon(lit.value) not in u.seen:
                 out.append(lit)
             continue
-        if u.has(lit.value, end_time):
+        if u.has(lit.value):
             continue
-        if lit.context == "ordinal" and isinstance(lit.value, int) and 0 <= lit.value <= max(u.max_count, end_time):
+        if lit.context == "ordinal" and isinstance(lit.value, int) and 0 <= lit.value <= max(u.max_count, n_events):
             continue  # "iterations 3 to 15", "6 more iterations", "calls 3 to 5 of": steps of a loop
         if lit.context == "approx" and isinstance(lit.value, (int, float)) and u.has_close(lit.value):
             continue  # "≈ 3.1623" for 3.1622776601683795
         if lit.context == "binary" and isinstance(lit.value, int) and set(lit.text) <= {"0", "1"} \
-                and u.has(int(lit.text, 2), end_time):
+                and u.has(int(lit.text, 2)):
             continue  # "`u` (binary 10)"
         if isinstance(lit.value, tuple) and lit.context != "span" and 0 < len(lit.value) <= 3 \
-                and all(u.has(x, end_time) for x in lit.value):
+                and all(u.has(x) for x in lit.value):
             continue  # "drift (1, 3)": a pair of values the run had
         out.append(lit)
     return out

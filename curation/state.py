@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+from functools import lru_cache
 from typing import Any, Callable
 
 from .claims import Claim
@@ -21,15 +22,20 @@ from .timeline import OK, UNCHECKED, WRONG, Match, Timeline
 LOOKAHEAD = 400  # distinct later times an expression claim may reach forward to
 
 
+@lru_cache(maxsize=64)
+def _calls(code: str) -> tuple[str, ...]:
+    """Every call expression of the program, as source."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return ()
+    return tuple(sorted({ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}))
+
+
 class StateView:
     def __init__(self, timeline: Timeline, code: str = ""):
         self.tl = timeline
-        try:
-            tree = ast.parse(code)
-        except (SyntaxError, ValueError, RecursionError):
-            tree = None
-        self.code_expressions = sorted({ast.unparse(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}) \
-            if tree is not None else []
+        self.code_expressions = _calls(code)  # for "`any(...)` is `True`"
         self.times = sorted({iv.start for s in timeline.vars.values() for iv in s.items})
         self._cache: dict[int, dict[str, Any]] = {}
 

@@ -101,7 +101,7 @@ def check_claims(trace: Any, text: str) -> tuple[list[tuple[Any, Match]], list[A
         horizon = _horizon(flow, anchored, eff, cursor) if anchored and not reentrant else None
         if horizon is not None and mt.status == OK and mt.time is not None and mt.time > horizon \
                 and claim.kind in ("state", "change", "deleted") \
-                and _base_name(claim.name) in flow.body_stores.get(anchored, ()):
+                and _base_name(claim.name) in flow.stores_of(anchored):
             mt = Match(WRONG, mt.time, detail=f"only true in a later iteration (step {mt.time}), not here")
         if mt.status == OK and claim.mode == "stays" and not summary:
             moved = _changes_soon(timeline, flow, claim, cursor if mt.time is None else mt.time)
