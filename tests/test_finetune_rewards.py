@@ -6,6 +6,7 @@ import doctest
 
 import pytest
 
+from curation import answers
 from finetune import rewards
 from finetune.rewards import output_prediction_reward, parse_answer
 
@@ -116,4 +117,5 @@ def test_reward_without_expected_output_is_none_and_lengths_must_agree():
 
 def test_doctests():
     result = doctest.testmod(rewards)
+    assert doctest.testmod(answers).failed == 0
     assert result.attempted > 0 and result.failed == 0

@@ -24,19 +24,11 @@ from typing import Any
 import pyarrow as pa
 
 from tracegen.narrate.output import CLOSE, OPEN
-from tracegen.runner import stdin_text
+
+from ..answers import answer, user_turn
 
 CONFIGS = ("traces", "narrated", "sft", "rl")
 SPLITS = ("train", "validation", "test")
-
-FUNCTION_INSTRUCTION = (
-    "You are given a Python function and an assertion containing an input to the function. Simulate the "
-    "execution of the program step by step, saying which values the variables take, then complete the "
-    "assertion with the output as a literal, between [ANSWER] and [/ANSWER].")
-STDIO_INSTRUCTION = (
-    "You are given a Python program and the input it reads from stdin. Simulate the execution of the program "
-    "step by step, saying which values the variables take, then give exactly what it prints between "
-    "<output> and </output>.")
 
 MESSAGE_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 TESTS_TYPE = pa.list_(pa.struct([("test_id", pa.string()), ("input", pa.string()), ("output", pa.string()),
@@ -78,20 +70,6 @@ def split_of(source: str, problem_id: str, seed: int, fractions: dict[str, float
         if u < acc:
             return name
     return names[-1]
-
-
-def user_turn(kind: str, code: str, test_input: str, entry_point: str) -> str:
-    code = code.rstrip("\n")
-    if kind == "stdio":
-        return f"{STDIO_INSTRUCTION}\n\n[PYTHON]\n{code}\n[/PYTHON]\n[STDIN]\n{stdin_text(test_input)}[/STDIN]"
-    return f"{FUNCTION_INSTRUCTION}\n\n[PYTHON]\n{code}\nassert {entry_point}({test_input}) == ??\n[/PYTHON]"
-
-
-def answer(kind: str, true_output: str, test_input: str, entry_point: str) -> str:
-    """The answer that ends the assistant turn (and that `finetune.rewards` parses)."""
-    if kind == "stdio":
-        return f"<output>\n{true_output}</output>"
-    return f"[ANSWER]\nassert {entry_point}({test_input}) == {true_output}\n[/ANSWER]"
 
 
 def narration_body(text: str) -> str:

@@ -1,0 +1,131 @@
+"""The answer format of the `sft` and `rl` configs, writer and reader in one place so they cannot drift.
+
+Every prompt asks for the output in a fixed block, and every assistant turn ends with it:
+
+- function problems: `[ANSWER]\nassert f(1, 2) == 3\n[/ANSWER]` (CRUXEval style: the value after the
+  top-level `==` of the assert is the prediction);
+- stdio programs: `<output>\n{exact stdout}</output>`.
+
+`user_turn` and `answer` write them (publish); `parse_answer` and `completion_text` read them (rewards,
+evaluation). The last block counts (a model may quote the format before answering).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from tracegen.runner import stdin_text
+
+ANSWER_OPEN, ANSWER_CLOSE = "[ANSWER]", "[/ANSWER]"
+OUTPUT_OPEN, OUTPUT_CLOSE = "<output>", "</output>"
+_FENCE = re.compile(r"^```[A-Za-z0-9_+-]*[ \t]*\n?|\n?```$")
+
+FUNCTION_INSTRUCTION = (
+    "You are given a Python function and an assertion containing an input to the function. Simulate the "
+    "execution of the program step by step, saying which values the variables take, then complete the "
+    "assertion with the output as a literal, between [ANSWER] and [/ANSWER].")
+STDIO_INSTRUCTION = (
+    "You are given a Python program and the input it reads from stdin. Simulate the execution of the program "
+    "step by step, saying which values the variables take, then give exactly what it prints between "
+    "<output> and </output>.")
+
+
+def user_turn(kind: str, code: str, test_input: str, entry_point: str) -> str:
+    code = code.rstrip("\n")
+    if kind == "stdio":
+        return f"{STDIO_INSTRUCTION}\n\n[PYTHON]\n{code}\n[/PYTHON]\n[STDIN]\n{stdin_text(test_input)}[/STDIN]"
+    return f"{FUNCTION_INSTRUCTION}\n\n[PYTHON]\n{code}\nassert {entry_point}({test_input}) == ??\n[/PYTHON]"
+
+
+def answer(kind: str, true_output: str, test_input: str, entry_point: str) -> str:
+    """The answer that ends the assistant turn (and that `parse_answer` reads)."""
+    if kind == "stdio":
+        return f"<output>\n{true_output}</output>"
+    return f"[ANSWER]\nassert {entry_point}({test_input}) == {true_output}\n[/ANSWER]"
+
+
+def parse_answer(text: str | None, kind: str) -> str | None:
+    """The predicted output in a completion, or None when there is no readable answer.
+
+    `function`: the source of VALUE in the last `[ANSWER] assert CALL == VALUE [/ANSWER]` block
+    (a bare literal in the block is accepted too). `stdio`: the text of the last
+    `<output>…</output>` block, less one newline right after `<output>`.
+
+    >>> parse_answer("f returns 'a==b'.\\n[ANSWER]\\nassert f('a') == 'a==b'\\n[/ANSWER]", "function")
+    "'a==b'"
+    >>> parse_answer("[ANSWER][1, 2][/ANSWER]", "function")
+    '[1, 2]'
+    >>> parse_answer("it prints 3\\n<output>\\n3\\n</output>", "stdio")
+    '3\\n'
+    >>> parse_answer("no idea", "function") is None
+    True
+    """
+    if text is None:
+        return None
+    if kind == "function":
+        block = _last_block(text, ANSWER_OPEN, ANSWER_CLOSE)
+        return None if block is None else _assert_value(block)
+    if kind == "stdio":
+        block = _last_block(text, OUTPUT_OPEN, OUTPUT_CLOSE)
+        if block is None:
+            return None
+        return block[2:] if block.startswith("\r\n") else block.removeprefix("\n")
+    raise ValueError(f"unknown kind {kind!r}: expected 'function' or 'stdio'")
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a completion: a plain string, or the assistant turns of a conversational one.
+
+    >>> completion_text([{"role": "assistant", "content": "hi"}]), completion_text("hi")
+    ('hi', 'hi')
+    """
+    if isinstance(completion, str):
+        return completion
+    parts = []
+    for message in completion:
+        if message.get("role", "assistant") != "assistant":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):  # typed parts: [{"type": "text", "text": ...}]
+            parts.extend(p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return "\n".join(parts)
+
+
+def _last_block(text: str, open_tag: str, close_tag: str) -> str | None:
+    end = text.rfind(close_tag)
+    if end < 0:
+        return None
+    start = text.rfind(open_tag, 0, end)
+    if start < 0:
+        return None
+    return text[start + len(open_tag):end]
+
+
+def _assert_value(block: str) -> str | None:
+    """VALUE's source in `assert CALL == VALUE` (or `CALL == VALUE`, or a bare expression)."""
+    source = _FENCE.sub("", block.strip()).strip()
+    if not source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if len(tree.body) != 1:
+        return None
+    stmt = tree.body[0]
+    if isinstance(stmt, ast.Assert):
+        node = stmt.test
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+            return None
+    elif isinstance(stmt, ast.Expr):
+        node = stmt.value
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+            return source  # a bare literal (or expression): the whole block is the value
+    else:
+        return None
+    value = ast.get_source_segment(source, node.comparators[0])
+    return value.strip() if value else None
