@@ -28,7 +28,9 @@ def trace(
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; traces go to OUT/traces/."),
     format: str = typer.Option("auto", "--format", "-f",
                                help="auto | canonical | cruxeval | humaneval | mbpp | mbpp_sanitized | "
-                                    "codecontests_py300 | code_contests_hf"),
+                                    "codecontests_py300 | code_contests_hf | apps | taco | livecodebench"),
+    columns: Optional[str] = typer.Option(None, "--columns", help="Read a set of unknown layout by its columns: "
+                                          "FIELD=COLUMN,... e.g. problem_id=id,code=solution,input=stdin,output=expected"),
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
     shards: int = typer.Option(8, "--shards", help="Shards (resume unit); keep it fixed across reruns."),
     sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | rlimit"),
@@ -48,7 +50,7 @@ def trace(
 
     cfg = TraceConfig(
         inputs=[str(p) for p in problems], out=str(out), format=format, workers=workers, shards=shards,
-        sandbox=sandbox, max_problems=max_problems, reuse=str(reuse) if reuse else None,
+        sandbox=sandbox, max_problems=max_problems, reuse=str(reuse) if reuse else None, columns=columns,
         limits=Limits(timeout_s=timeout, memory_mb=memory_mb, max_events=max_events, max_bytes=max_bytes),
     )
     try:
@@ -103,6 +105,10 @@ def _trace_summary(stats: dict, out: Path) -> None:
     events = stats.get("events", 0)
     rate = f"{events / secs:,.0f} events/s, {stats.get('rows', 0) / secs:,.1f} traces/s per worker" if secs else "-"
     console.print(f"{events:,} events; {rate}")
+    load = stats.get("load") or {}
+    if load.get("skipped_rows") or load.get("dropped_solutions"):  # lenient sets: say what was left out
+        console.print(f"loading: {load.get('rows', 0)} rows; skipped rows {load.get('skipped_rows') or {}}; dropped "
+                      f"solutions {load.get('dropped_solutions') or {}} (first example of each: stats/trace.json)")
     console.print(f"traces: {out / 'traces'}   stats: {out / 'stats' / 'trace.json'}")
 
 

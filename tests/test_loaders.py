@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tracegen.loaders import FORMATS, LoaderError, detect_format, load_many, load_problems, write_canonical_jsonl
-from tracegen.loaders_python import stable_repr
+from tracegen.loaders.function_sets import stable_repr
 from tracegen.records import Problem, Solution
 from tracegen.records import Test as ProblemTest  # a class named Test* would be collected
 

@@ -21,7 +21,7 @@ import yaml
 
 from . import TRACER_VERSION
 from .engine import ShardContext, counter_dict, merged_shard_stats, run_shards
-from .loaders import load_many
+from .loaders import LoadReport, load_many
 from .records import TRACE_SCHEMA, Limits, Problem, traces_to_table
 from .reuse import ReuseError, TraceReuse, reuse_files, trace_key
 from .runner import trace_id, trace_one
@@ -45,6 +45,8 @@ class TraceConfig:
     max_problems: int | None = None
     limits: Limits = field(default_factory=Limits)
     reuse: str | None = None  # an earlier run or dataset folder: its traces are taken, not recomputed
+    # canonical field -> column of an unknown set (loaders/columns.py), or the CLI's "f=col,..." text
+    columns: dict[str, str] | str | None = None
 
     def validate(self) -> None:
         if not self.inputs:
@@ -75,8 +77,8 @@ class TraceConfig:
         return d
 
 
-def load_config_problems(cfg: TraceConfig) -> list[Problem]:
-    problems = load_many(cfg.inputs, cfg.format)
+def load_config_problems(cfg: TraceConfig, report: LoadReport | None = None) -> list[Problem]:
+    problems = load_many(cfg.inputs, cfg.format, cfg.columns, report)
     return problems[: cfg.max_problems] if cfg.max_problems else problems
 
 
@@ -84,7 +86,8 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
     """Trace every (solution, test) pair; returns the stats also written to RUN/stats/trace.json."""
     cfg.validate()
     sandbox_mode = resolve_mode(cfg.sandbox)  # fails early if bwrap was asked for and is missing
-    problems = load_config_problems(cfg)
+    load_report = LoadReport()  # rows of lenient sets that were skipped, solutions dropped: counted
+    problems = load_config_problems(cfg, load_report)
     total = sum(len(p.solutions) * len(p.tests) for p in problems)
     run = Path(cfg.out)
     _check_same_settings(run, cfg)
@@ -100,7 +103,7 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
     stats = merged_shard_stats(run, "trace")
     stats.update(
         stage="trace", tracer_version=TRACER_VERSION, sandbox=sandbox_mode, shards=shards,
-        problems=len(problems), pairs=total, wall_s_this_call=round(time.monotonic() - t0, 3),
+        problems=len(problems), pairs=total, load=load_report.to_dict(), wall_s_this_call=round(time.monotonic() - t0, 3),
     )
     for k in ("rows", "computed", "reused"):
         stats.setdefault(k, 0)

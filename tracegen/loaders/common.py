@@ -10,13 +10,27 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UserError
+
+if TYPE_CHECKING:
+    from ..records import Solution
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet")
 
 
-class LoaderError(ValueError):
+class LoaderError(UserError):
     """A problem file cannot be read; the message names the file, line and field, and the fix."""
+
+
+class RowSkipped(LoaderError):
+    """One row of a set read leniently (APPS, TACO, LiveCodeBench, a column mapping) cannot be used;
+    the loader counts it under `reason` (a short key) and goes on with the next row."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 _MISSING = object()
@@ -44,13 +58,28 @@ def _open_text(path: Path):
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise LoaderError(f"{path}: file not found (check the path)")
-    if path.is_dir():
-        raise LoaderError(f"{path}: is a directory (pass a .jsonl, .json or .parquet file inside it)")
+
+
+def folder_files(path: Path) -> list[Path]:
+    """The data files of a dataset folder (a Hub download: `data/train-00000-of-00002.parquet`, ...),
+    in name order, so shards are read in their written order."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(path).parts) and p.name.lower().endswith(SUFFIXES))
+    if not files:
+        raise LoaderError(
+            f"{path}: is a folder with no {', '.join(SUFFIXES)} files (pass a data file, or the folder that holds them)"
+        )
+    return files
 
 
 def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (where, record) for every record of a JSONL / JSON-list / parquet file."""
+    """Yield (where, record) for every record of a JSONL / JSON-list / parquet file, or of every such
+    file in a dataset folder."""
     _check_exists(path)
+    if path.is_dir():
+        for file in folder_files(path):
+            yield from iter_records(file)
+        return
     suffix = suffix_of(path)
     try:
         if suffix == ".parquet":
@@ -118,6 +147,8 @@ def _iter_parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 def first_record_keys(path: Path) -> list[str] | None:
     """Keys of the first record (column names for parquet); None for a file with no records."""
     _check_exists(path)
+    if path.is_dir():
+        path = folder_files(path)[0]
     if suffix_of(path) == ".parquet":
         import pyarrow.parquet as pq
 
@@ -201,3 +232,38 @@ def stdin_text(text: str) -> str:
     if not text.endswith("\n"):
         text += "\n"
     return text
+
+
+def python3_solutions(codes: list[str], label: str, prefix: str) -> tuple[list[Solution], dict[str, int]]:
+    """Solutions that parse as Python 3, without duplicates (same syntax tree: comments and layout do
+    not count), ids keeping the upstream index; and how many were dropped, by reason.
+
+    Scraped sets mix Python 2 (`print x`) into their Python lists, and repeat one solution many times.
+    """
+    import ast
+    import warnings
+
+    from ..records import Solution
+
+    kept, seen, dropped = [], set(), {}
+    for i, code in enumerate(codes):
+        code = normalise_newlines(code)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "\d" escapes in old code: not ours to print
+                tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            dropped["not python 3"] = dropped.get("not python 3", 0) + 1
+            continue
+        key = ast.dump(tree)
+        if key in seen:
+            dropped["duplicate solution"] = dropped.get("duplicate solution", 0) + 1
+            continue
+        seen.add(key)
+        kept.append(Solution(f"{prefix}-{i}", code, label))
+    return kept, dropped
+
+
+def row_number(where: str) -> str:
+    """The line or record number at the end of a `where` ("f.jsonl line 7" -> "7")."""
+    return where.rsplit(" ", 1)[-1]

@@ -15,8 +15,8 @@ import re
 import warnings
 from typing import Any
 
-from .loaders_common import LoaderError, get_field, get_str_list, normalise_newlines
-from .records import Problem, Solution, Test
+from .common import LoaderError, get_field, get_str_list, normalise_newlines
+from ..records import Problem, Solution, Test
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 

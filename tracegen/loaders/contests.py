@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .loaders_common import LoaderError, crlf_to_lf, get_field, get_str_list, stdin_text
-from .records import Problem, Solution, Test
+from .common import LoaderError, crlf_to_lf, get_field, get_str_list, stdin_text
+from ..records import Problem, Solution, Test
 
 # deepmind/code_contests language codes: 0 UNKNOWN, 1 PYTHON (2), 2 CPP, 3 PYTHON3, 4 JAVA.
 # Only Python 3 runs under our interpreter; some exports store the enum name instead of the number.

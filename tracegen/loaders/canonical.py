@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .loaders_common import LoaderError, get_field
-from .records import KINDS, LABELS, Problem, Solution, Test
+from .common import LoaderError, get_field
+from ..records import KINDS, LABELS, Problem, Solution, Test
 
 _PROBLEM_FIELDS = tuple(f.name for f in dataclasses.fields(Problem))
 _SOLUTION_FIELDS = tuple(f.name for f in dataclasses.fields(Solution))
