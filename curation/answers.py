@@ -46,6 +46,45 @@ def answer(kind: str, true_output: str, test_input: str, entry_point: str) -> st
     return f"[ANSWER]\nassert {entry_point}({test_input}) == {true_output}\n[/ANSWER]"
 
 
+# Input prediction (CRUXEval-I): the output is shown, the arguments are asked for.
+INPUT_INSTRUCTION = (
+    "You are given a Python function and an assertion containing its output. Find any input such that "
+    "executing the function on it gives that output. Think step by step, then complete the assertion with "
+    "the input, between [ANSWER] and [/ANSWER].")
+
+
+def input_turn(code: str, output: str, entry_point: str) -> str:
+    return f"{INPUT_INSTRUCTION}\n\n[PYTHON]\n{code.rstrip()}\nassert {entry_point}(??) == {output}\n[/PYTHON]"
+
+
+def input_answer(test_input: str, output: str, entry_point: str) -> str:
+    return f"[ANSWER]\nassert {entry_point}({test_input}) == {output}\n[/ANSWER]"
+
+
+def parse_input_answer(text: str | None) -> str | None:
+    """The argument list of the call in the last `[ANSWER] assert CALL(ARGS) == VALUE [/ANSWER]` block.
+
+    >>> parse_input_answer("[ANSWER]\\nassert f([1, 2], k=3) == 4\\n[/ANSWER]")
+    '[1, 2], k=3'
+    >>> parse_input_answer("[ANSWER]\\nassert f('a==b') == 1\\n[/ANSWER]")
+    "'a==b'"
+    """
+    block = _last_block(text or "", ANSWER_OPEN, ANSWER_CLOSE)
+    source = _FENCE.sub("", block.strip()).strip() if block else ""
+    try:
+        stmt = ast.parse(source).body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    node = stmt[0] if len(stmt) == 1 else None
+    node = node.test if isinstance(node, ast.Assert) else node.value if isinstance(node, ast.Expr) else None
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
+        node = node.left
+    if not isinstance(node, ast.Call):
+        return None
+    parts = [ast.get_source_segment(source, a) for a in [*node.args, *node.keywords]]
+    return None if None in parts else ", ".join(parts)  # type: ignore[arg-type]
+
+
 def parse_answer(text: str | None, kind: str) -> str | None:
     """The predicted output in a completion, or None when there is no readable answer.
 

@@ -380,5 +380,9 @@ def run_recipe(
     _publish(cfgs["publish"])
 
 
+from selfexec.cli_eval import eval_app  # noqa: E402 - evaluation commands (issue 13)
+app.add_typer(eval_app, name="eval")
+
+
 if __name__ == "__main__":
     app()

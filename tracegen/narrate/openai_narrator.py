@@ -156,6 +156,45 @@ class OpenAINarrator:
             self.retries += 1
             await asyncio.sleep(delay)
 
+    def complete(self, requests: list[tuple[list[dict[str, str]], dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Answers to plain chat requests, each (messages, sampling overrides such as a seed), through
+        the same cache, concurrency bound and retries as narrations (evaluation sends its prompts
+        this way). A request that fails is `{"error": status, "reason": ...}` and is not cached."""
+        return asyncio.run(self._complete_all(requests))
+
+    async def _complete_all(self, requests: list[tuple[list[dict[str, str]], dict[str, Any]]]) -> list[dict[str, Any]]:
+        import openai
+
+        client = openai.AsyncOpenAI(base_url=self.s.base_url, api_key=os.environ.get(self.s.api_key_env) or "EMPTY",
+                                    max_retries=0, timeout=self.s.timeout_s)
+        sem = asyncio.Semaphore(self.s.concurrency)
+
+        async def one(messages: list[dict[str, str]], overrides: dict[str, Any]) -> dict[str, Any]:
+            params = {**self.s.sampling(), **overrides}
+            key = request_key(self.model, messages, params)
+            async with sem:
+                hit = self.cache.get(key) if self.cache is not None else None
+                if hit is not None:
+                    return hit
+                if self._failures_in_a_row >= self.s.abort_after:
+                    return {"error": "aborted", "reason": f"not sent: the endpoint failed {self._failures_in_a_row} "
+                                                          "requests in a row just before"}
+                try:
+                    answer = await self._request(client, Prompt(messages, "", 0, False, 0, None), params)
+                except _Transport as exc:
+                    if exc.status != "request_error":
+                        self._failures_in_a_row += 1
+                    return {"error": exc.status, "reason": exc.reason}
+                self._failures_in_a_row = 0
+                if self.cache is not None:
+                    self.cache.put(key, self.model, answer)
+                return answer
+
+        try:
+            return list(await asyncio.gather(*(one(m, o) for m, o in requests)))
+        finally:
+            await client.close()
+
     def stats(self) -> dict[str, Any]:
         return {"requests": self.requests, "retries": self.retries,
                 "endpoint": {k: v for k, v in asdict(self.s).items() if k != "api_key_env"}}
