@@ -383,6 +383,9 @@ def run_recipe(
 from selfexec.cli_eval import eval_app  # noqa: E402 - evaluation commands (issue 13)
 app.add_typer(eval_app, name="eval")
 
+from selfexec.cli_sources import mutate  # noqa: E402 - mutants and input synthesis (issue 15)
+app.command("mutate")(mutate)
+
 
 if __name__ == "__main__":
     app()

@@ -38,6 +38,10 @@ class Solution:
     label: str = "unknown"  # correct | incorrect | unknown
 
 
+    origin: str = ""  # how it was made when not upstream, e.g. "mutant of ref: flipped comparison at line 4"
+    # mutants: the first step where its trace departs from the original's on a failing test
+    # {test_id, step, lineno, variable, original, mutant} (tracegen/mutants/divergence.py)
+    divergence: dict[str, Any] | None = None
 @dataclass(slots=True)
 class Test:
     __test__ = False  # not a pytest test class
@@ -52,6 +56,7 @@ class Test:
     check: str | None = None
 
 
+    origin: str = ""  # where a test came from when not upstream, e.g. "fuzz:0" (tracegen/synth)
 @dataclass(slots=True)
 class Problem:
     problem_id: str

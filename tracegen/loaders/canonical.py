@@ -76,6 +76,8 @@ def canonical_problem(rec: dict[str, Any], where: str) -> Problem:
             solution_id=get_field(s, "solution_id", where, str, "a string", label=f"solutions[{i}].solution_id"),
             code=get_field(s, "code", where, str, "a string with the source", label=f"solutions[{i}].code"),
             label=label,
+            origin=get_field(s, "origin", where, str, "a string", "", f"solutions[{i}].origin"),
+            divergence=get_field(s, "divergence", where, dict, "an object or null", None, f"solutions[{i}].divergence"),
         ))
     tests = []
     for i, t in enumerate(_items(rec, "tests", where, "{test_id, input, output, public}")):
@@ -87,6 +89,7 @@ def canonical_problem(rec: dict[str, Any], where: str) -> Problem:
             output=get_field(t, "output", where, str, "a string or null", None, f"tests[{i}].output"),
             public=get_field(t, "public", where, bool, "true or false", False, f"tests[{i}].public"),
             check=get_field(t, "check", where, str, "a string of Python source or null", None, f"tests[{i}].check"),
+            origin=get_field(t, "origin", where, str, "a string", "", f"tests[{i}].origin"),
         ))
     for name, ids in (("solution_id", [s.solution_id for s in solutions]), ("test_id", [t.test_id for t in tests])):
         seen: set[str] = set()
