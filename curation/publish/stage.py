@@ -193,7 +193,16 @@ def _licenses(cfg: PublishConfig, traces: pa.Table) -> dict[str, str]:
     return out
 
 
+# how long a run took on the machine that ran its shard: the run folder keeps it, the dataset gets 0.0 so
+# its bytes do not depend on where or how fast it was built (the same recipe, the same files on every engine)
+MEASURED = ("wall_ms", "latency_ms")
+
+
 def _with_provenance(table: pa.Table, licenses: dict[str, str]) -> pa.Table:
+    for name in MEASURED:
+        if name in table.column_names:
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, table.schema.field(i), pa.array([0.0] * table.num_rows, pa.float64()))
     src = table.column("source").to_pylist()
     table = table.set_column(table.schema.get_field_index("license"), "license",
                              pa.array([licenses.get(s or "", "") for s in src], type=pa.string()))
