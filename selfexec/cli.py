@@ -392,5 +392,9 @@ from selfexec.cli_sources import mutate  # noqa: E402 - mutants and input synthe
 app.command("mutate")(mutate)
 
 
+from selfexec.cli_view import view  # noqa: E402 - the static trace viewer (issue 16)
+app.command("view")(view)
+
+
 if __name__ == "__main__":
     app()
