@@ -70,3 +70,47 @@ def mutate(
                   f"{stats['problems_with_3_or_more']} problems have 3 or more")
     console.print("counts: " + ", ".join(f"{k} {v}" for k, v in stats["counts"].items()))
     console.print(f"written: {out}")
+
+
+def synth_inputs(
+    problems: list[Path] = typer.Argument(..., help="Problem files (any known format)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Canonical JSONL: the problems with their new tests added."),
+    format: str = typer.Option("auto", "--format", "-f", help="Problem file format (auto-detected by default)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="FIELD=COLUMN,... for a set of unknown layout."),
+    per_problem: int = typer.Option(5, "--per-problem", help="New tests kept per problem (at most)."),
+    max_attempts: int = typer.Option(40, "--max-attempts", help="Candidates tried per problem."),
+    generator: Optional[Path] = typer.Option(None, "--generator", help="stdio problems: a Python program that reads "
+                                             "a seed from stdin and prints one test input (run in the sandbox)."),
+    timeout: float = typer.Option(2.0, "--timeout", help="Wall-clock seconds per run; slower candidates are dropped."),
+    workers: int = typer.Option(0, "--workers", "-w", help="Parallel problems (0: one per CPU)."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | rlimit"),
+    seed: int = typer.Option(0, "--seed", help="Fuzzing seed (the same seed gives the same tests)."),
+    max_problems: Optional[int] = typer.Option(None, "--max-problems", help="Only the first N problems."),
+) -> None:
+    """New tests: fuzzed arguments (function problems) or generator output (stdio), kept when they run ok and
+    give a new output or cover new lines; each test's `origin` says where it came from."""
+    from tracegen.errors import PipelineError, UserError
+    from tracegen.loaders import write_canonical_jsonl
+    from tracegen.records import Limits
+    from tracegen.sandbox import SandboxError
+    from tracegen.synth import SynthConfig, synthesize
+
+    from .cli import _progress
+
+    try:
+        if generator is not None and not generator.is_file():
+            raise UserError(f"--generator {generator}: file not found (pass a Python program that prints one input)")
+        cfg = SynthConfig(per_problem=per_problem, max_attempts=max_attempts, workers=workers, sandbox=sandbox,
+                          seed=seed, generator=generator.read_text() if generator else "",
+                          limits=Limits(timeout_s=timeout))
+        cfg.validate()
+        loaded = _load(problems, format, columns, max_problems)
+        with _progress("synthesizing") as update:
+            result, stats = synthesize(loaded, cfg, on_progress=update)
+        write_canonical_jsonl(result, out)
+    except (UserError, PipelineError, SandboxError) as exc:
+        _fail(exc)
+    console.print(f"[bold]synth-inputs[/bold]: {stats['new_tests']} new tests for {stats['problems_with_new_tests']} "
+                  f"of {stats['problems']} problems")
+    console.print("counts: " + ", ".join(f"{k} {v}" for k, v in stats["counts"].items()))
+    console.print(f"written: {out}")
