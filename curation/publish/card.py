@@ -1,4 +1,4 @@
-"""The dataset card (`README.md`) and its plots, from the jinja2 template in `data_cards/`.
+"""The dataset card (`README.md`) and its plots, from the jinja2 template in `data_cards/` (next to this module).
 
 The YAML header is built as data and dumped with `yaml.safe_dump` (so it is valid YAML whatever
 the names hold); the prose around it is the template's. Plots are PNGs written by matplotlib's Agg
@@ -17,7 +17,7 @@ import yaml
 from ..records import REASONS
 from .configs import CONFIGS
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "data_cards" / "dataset_card.md.j2"
+TEMPLATE = Path(__file__).parent / "data_cards" / "dataset_card.md.j2"  # package data: ships in the wheel
 
 # what we know of the bundled / well-known problem sets: who to credit and where they come from
 ATTRIBUTION = {
