@@ -283,6 +283,7 @@ def publish(
     name: str = typer.Option("", "--name", help="The card's title (default: the folder's name)."),
     license: list[str] = typer.Option([], "--license", help="SOURCE=LICENCE for sources whose problems carry none (repeatable)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the problem -> split assignment."),
+    with_viewer: bool = typer.Option(False, "--with-viewer", help="Also write the static viewer site (selfexec view) into OUT/viewer."),
 ) -> None:
     """Write RUN as a versioned Hugging Face dataset folder (configs traces, narrated, sft, rl) and optionally push it."""
     from curation.publish.stage import PublishConfig
@@ -295,7 +296,8 @@ def publish(
         src, lic = spec.split("=", 1)
         licenses[src.strip()] = lic.strip()
     cfg = PublishConfig(run=str(run), out=str(out), version=version, parent=str(parent) if parent else None,
-                        repo_id=repo_id, private=private, name=name, seed=seed, licenses=licenses)
+                        repo_id=repo_id, private=private, name=name, seed=seed, licenses=licenses,
+                        with_viewer=with_viewer)
     _publish(cfg)
 
 

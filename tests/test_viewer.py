@@ -164,15 +164,25 @@ def test_rebuilding_replaces_the_site_and_the_default_out_is_in_the_run(run):
     assert after == before  # same run, same bytes; the stale file is gone
 
 
-def test_a_published_dataset_folder_is_viewed_too(run):
-    cli("publish", str(run / "run"), "--out", str(run / "ds"))
-    res = cli("view", str(run / "ds"), "--out", str(run / "ds-site"))
-    rows = _index(run / "ds-site")
+def test_a_published_dataset_folder_is_viewed_too_and_publish_can_include_it(run):
+    import datasets
+
+    ds = run / "ds"
+    cli("publish", str(run / "run"), "--out", str(ds), "--with-viewer")
+    res = cli("view", str(ds), "--out", str(run / "ds-site"))
     assert "from the dataset folder" in res.stdout
+    rows = _index(run / "ds-site")
     # a dataset holds the kept rows only, and every trace
     assert sorted((r["problem_id"], r["test_id"], r["verdict"]) for r in rows) == [
         ("viewer/long", "t0", "none"), ("viewer/markup", "t0", "none"),
         ("viewer/scale", "t0", "kept"), ("viewer/scale", "t1", "none")]
+    # publish --with-viewer wrote the same site into the dataset folder, which still loads as it did
+    assert _index(ds / "viewer") == rows
+    narrated = datasets.load_dataset(str(ds), "narrated", cache_dir=str(run / "hf-cache"))
+    assert sum(split.num_rows for split in narrated.values()) == 1
+    before = {p.relative_to(ds): p.read_bytes() for p in ds.rglob("*") if p.is_file()}
+    cli("publish", str(run / "run"), "--out", str(ds), "--with-viewer")
+    assert {p.relative_to(ds): p.read_bytes() for p in ds.rglob("*") if p.is_file()} == before  # byte-identical
 
 
 # --- the site in a browser ----------------------------------------------------------------------

@@ -51,6 +51,7 @@ class PublishConfig:
     licenses: dict[str, str] = field(default_factory=dict)  # source -> licence, where the problems carry none
     rows_per_file: int = 10_000
     trace_rows_per_file: int = 1_000  # trace rows hold their events: smaller files
+    with_viewer: bool = False  # also write the static viewer site (`selfexec view`) into OUT/viewer
 
     def validate(self) -> None:
         self.check_settings()
@@ -88,6 +89,7 @@ class PublishConfig:
     def settings(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d.pop("run")
+        d.pop("with_viewer")  # says nothing about the rows: the viewer is derived from them
         return d
 
 
@@ -117,6 +119,10 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
         manifest = build_manifest(cfg, run, tmp, files, tables, parent_dir, parent, read_manifest(out))
         (tmp / "selfexec.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         write_card(tmp, cfg, run, manifest, tables, licenses)
+        if cfg.with_viewer:
+            from ..viewer import build_site
+
+            build_site(tmp, tmp / "viewer", title=cfg.name or out.name)
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
