@@ -387,8 +387,8 @@ def run_recipe(
     _publish(cfgs["publish"])
 
 
-from selfexec.cli_eval import eval_app  # noqa: E402 - evaluation commands (issue 13)
-app.add_typer(eval_app, name="eval")
+from selfexec.cli_eval import eval_app, solve  # noqa: E402 - evaluation commands (issue 13)
+app.add_typer(eval_app, name="eval"); app.command("solve")(solve)  # noqa: E702
 
 from selfexec.cli_sources import mutate, synth_inputs  # noqa: E402 - mutants and input synthesis (issue 15)
 app.command("mutate")(mutate); app.command("synth-inputs")(synth_inputs)  # noqa: E702

@@ -103,3 +103,74 @@ def cruxeval(
     _finish(result, out, f"{result['model']} on {result['n']} items ({data})", rows,
             ["n", "pass@1", "pass@5", "correct_items", "unparsed"])
 
+
+
+@eval_app.command("output-prediction")
+def output_prediction(
+    problems: list[Path] = typer.Argument(..., help="Problem files (CodeContests, your JSONL, ...)."),
+    model: str = MODEL, base_url: str = BASE_URL, api_key_env: str = API_KEY_ENV, cache: Optional[Path] = CACHE,
+    n: int = typer.Option(1, "--n", help="Samples per item."),
+    tests_per_problem: int = typer.Option(1, "--tests-per-problem", help="Inputs per program (its first tests)."),
+    max_problems: Optional[int] = typer.Option(None, "--max-problems", help="Only the first N problems."),
+    run_timeout: float = typer.Option(10.0, "--run-timeout", help="Wall-clock seconds per program run."),
+    temperature: float = TEMPERATURE, top_p: float = TOP_P, max_tokens: int = MAX_TOKENS,
+    concurrency: int = CONCURRENCY, timeout: float = TIMEOUT, device: str = DEVICE, batch_size: int = BATCH,
+    workers: int = WORKERS, seed: int = SEED, out: Optional[Path] = OUT,
+) -> None:
+    """Code + stdin -> predicted stdout, scored against what the program really prints (tokens, float tolerance)."""
+    from finetune.evaluation.commands import run_output_prediction
+
+    settings = _settings(model, base_url, api_key_env, cache, temperature, top_p, max_tokens, concurrency, timeout,
+                         device, batch_size)
+    result = _guarded(lambda: run_output_prediction([str(p) for p in problems], settings, n=n, seed=seed,
+                                                    tests_per_problem=tests_per_problem, max_problems=max_problems,
+                                                    workers=workers, timeout_s=run_timeout))
+    _finish(result, out, f"{result['model']}: output prediction on {result['n']} runs", [("output", result)],
+            ["n", "pass@1", "pass@5", "correct_items", "unparsed"])
+    if result["not_run_ok"]:
+        console.print("left out, runs that did not finish normally: "
+                      + ", ".join(f"{status} {count}" for status, count in sorted(result["not_run_ok"].items())))
+
+
+def solve(
+    problems: list[Path] = typer.Argument(..., help="Problem files (HumanEval, MBPP, CodeContests, your JSONL)."),
+    model: str = MODEL, base_url: str = BASE_URL, api_key_env: str = API_KEY_ENV, cache: Optional[Path] = CACHE,
+    strategy: list[str] = typer.Option(["best-simulate"], "--strategy", "-s",
+                                       help="sample | best-exec | best-simulate | short | self-fix (repeatable)."),
+    candidates: Optional[Path] = typer.Option(None, "--candidates", help="JSONL of precomputed candidates "
+                                              "({problem_id, code} lines, or CodeT's {prompt, samples})."),
+    k: int = typer.Option(10, "--k", help="Candidates per problem (the first k of --candidates, or k samples)."),
+    max_turns: int = typer.Option(2, "--max-turns", help="self-fix: most review turns."),
+    judge_all: bool = typer.Option(False, "--judge-all", help="Also run every candidate on every test: pass@k of "
+                                                              "the candidates and a random pick's expected rate."),
+    max_problems: Optional[int] = typer.Option(None, "--max-problems", help="Only the first N problems."),
+    run_timeout: float = typer.Option(10.0, "--run-timeout", help="Wall-clock seconds per program run."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="PNG plot (default: next to --out, .png)."),
+    temperature: float = TEMPERATURE, top_p: float = TOP_P, max_tokens: int = MAX_TOKENS,
+    concurrency: int = CONCURRENCY, timeout: float = TIMEOUT, device: str = DEVICE, batch_size: int = BATCH,
+    workers: int = WORKERS, seed: int = SEED, out: Optional[Path] = OUT,
+) -> None:
+    """Solve problems (or choose among --candidates) with each strategy; judge every answer on all tests."""
+    from finetune.evaluation.commands import run_solve
+
+    settings = _settings(model, base_url, api_key_env, cache, temperature, top_p, max_tokens, concurrency, timeout,
+                         device, batch_size)
+    png = plot or (out.with_suffix(".png") if out else None)
+    result = _guarded(lambda: run_solve([str(p) for p in problems], settings, tuple(strategy),
+                                        str(candidates) if candidates else None, k=k, max_turns=max_turns, seed=seed,
+                                        max_problems=max_problems, workers=workers, judge_all=judge_all,
+                                        plot=str(png) if png else None, timeout_s=run_timeout))
+    rows = [(s, r) for s, r in result["strategies"].items()]
+    if result.get("candidates"):
+        rows.append(("(every candidate)", {"pass@1": result["candidates"]["pass@1"], "n": result["n"]}))
+    _finish(result, out, f"{result['model']}: solve, k={result['k']}, {result['n']} problems, seed {result['seed']}",
+            rows, ["n", "pass@1", "public_pass", "private_pass", "ties", "avg_turns"])
+    if "gap" in result:
+        console.print(f"best@k exec {result['best@k_exec']:.4f}, simulate {result['best@k_simulate']:.4f}, "
+                      f"gap {result['gap']:.4f}")
+    fb = result["strategies"].get("self-fix", {}).get("fix_break")
+    if fb:
+        console.print("self-fix first -> final: " + "; ".join(
+            f"{scope} " + ", ".join(f"{k} {v}" for k, v in m.items()) for scope, m in fb.items()))
+    if result.get("plot"):
+        console.print(f"plot: {result['plot']}")

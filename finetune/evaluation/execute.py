@@ -49,30 +49,33 @@ class Executor:
         self._free: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
         self._made = 0
         self._lock = threading.Lock()
-        self._memo: dict[tuple, RunResult] = {}
+        self._memo: dict[tuple, dict[str, Any]] = {}
         self.runs = 0  # sandbox runs done (memo hits excluded)
         self.pool = ThreadPoolExecutor(self.workers)
 
     def run(self, kind: str, code: str, entry_point: str, test: Test) -> RunResult:
-        key = (kind, code, entry_point, test.input, test.output, test.check)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        box = self._borrow()
-        try:
-            problem = Problem("eval", "eval", kind, entry_point=entry_point)
-            raw = box.run(make_job(problem, Solution("s", code), test, self.limits, trace=False))
-            row = trace_one(problem, Solution("s", code), test, self.limits, _Replay(raw, box.mode), trace=False)
-        finally:
-            self._free.put(box)
-        if row.status == "internal_error":
-            raise PipelineError(f"the sandbox failed on an evaluation run: {row.reason or raw.get('reason', '')}")
+        # the sandbox run is memoised on what it depends on (not the expected output), so the oracle's
+        # run of a pair and the judge's run of the same pair are one run
+        key = (kind, code, entry_point, test.input, test.check)
+        raw = self._memo.get(key)
+        if raw is None:
+            box = self._borrow()
+            try:
+                job = make_job(Problem("eval", "eval", kind, entry_point=entry_point), Solution("s", code), test,
+                               self.limits, trace=False)
+                raw = box.run(job)
+            finally:
+                self._free.put(box)
+            if raw.get("status") == "internal_error":
+                raise PipelineError(f"the sandbox failed on an evaluation run: {raw.get('reason', '')}")
+            with self._lock:
+                self._memo[key] = raw
+                self.runs += 1
+        # the row (status, matches_expected) is made by the trace stage's own rules
+        row = trace_one(Problem("eval", "eval", kind, entry_point=entry_point), Solution("s", code), test,
+                        self.limits, _Replay(raw), trace=False)
         value = raw.get("return_plain_repr") or raw.get("return_repr")
-        result = RunResult(row.status, row.stdout, value, row.exception, row.matches_expected, row.reason)
-        with self._lock:
-            self._memo[key] = result
-            self.runs += 1
-        return result
+        return RunResult(row.status, row.stdout, value, row.exception, row.matches_expected, row.reason)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """`fn` over `items` on the pool, results in order (fn calls `run`)."""
@@ -108,11 +111,13 @@ class Executor:
 
 
 class _Replay:
-    """A stand-in sandbox that hands `trace_one` a result already computed, so the row (status,
-    matches_expected) is made by the trace stage's own rules and the raw result stays readable here."""
+    """Hands `trace_one` a sandbox result already computed (memoised), so the row is made by the trace
+    stage's own rules without running the program again."""
 
-    def __init__(self, raw: dict[str, Any], mode: str):
-        self.raw, self.mode = raw, mode
+    mode = ""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.raw = raw
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         return dict(self.raw)
