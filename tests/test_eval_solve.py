@@ -130,7 +130,7 @@ def test_humaneval_codegen_best_simulate_equals_best_exec_and_beats_random(share
 
 def test_cli_solve_refuses_bad_input_in_one_line(tmp_path):
     problems = write_canonical_jsonl([add_problem()], tmp_path / "p.jsonl")
-    for args, needle in [(["--model", "oracle"], "cannot write programs"),
+    for args, needle in [(["--model", "oracle"], "cannot write them"),
                          (["--model", "oracle", "--candidates", str(tmp_path / "none.jsonl")], "file not found"),
                          (["--model", "oracle", "--candidates", str(problems), "-s", "best-guess"], "expected"),
                          ]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tracegen.errors import UserError
-
 from .data import data_version, load_problem_files
 from .execute import Executor
 from .models import ModelSettings, load_model
@@ -42,8 +40,6 @@ def run_solve(paths: list[str], settings: ModelSettings, strategies: tuple[str, 
     cands = load_candidates(candidates, problems) if candidates else None
     with Executor(workers, timeout_s=timeout_s) as ex:
         model = load_model(settings, ex)
-        if cands is None and model.name == "oracle":
-            raise UserError("the oracle cannot write programs: give --candidates FILE (it then simulates their tests)")
         result = solve(problems, model, ex, strategies, cands, k=k, max_turns=max_turns, seed=seed,
                        judge_all=judge_all)
         result["candidates_file"] = candidates

@@ -100,6 +100,7 @@ class OracleModel:
     """Answers by running the code: the true output (or the benchmark's input) in the answer format."""
 
     name = ORACLE
+    writes_programs = False
 
     def __init__(self, executor: Executor):
         self.executor = executor
@@ -127,6 +128,8 @@ class OracleModel:
 
 class ConstantModel:
     """Answers VALUE to every prediction."""
+
+    writes_programs = False
 
     def __init__(self, value: str):
         self.value = value

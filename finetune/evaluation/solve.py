@@ -177,6 +177,9 @@ def solve(problems: list[Problem], model: Model, executor: Executor, strategies:
         raise UserError(f"unknown strategy {bad[0] if bad else ''!r}: use one or more of {', '.join(STRATEGIES)}")
     if k < 1 or max_turns < 1:
         raise UserError(f"--k {k} / --max-turns {max_turns}: both must be at least 1")
+    if not getattr(model, "writes_programs", True) and (candidates is None or "self-fix" in strategies):
+        raise UserError(f"{model.name} runs programs but cannot write them: `self-fix` and solving without "
+                        "--candidates need a real model (the oracle can only simulate candidates' tests)")
     solver = Solver(model, executor, seed, max_turns)
     if candidates is None:
         candidates = solver.generate(problems, k)
