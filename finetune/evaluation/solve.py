@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.answers import parse_answer, parse_program, solve_turn, user_turn
+from curation.answers import parse_answer, user_turn
 from tracegen.compare import reprs_match, stdout_matches
 from tracegen.errors import UserError
 from tracegen.records import Problem, Test
@@ -99,6 +99,8 @@ class Solver:
     # ------------------------------------------------------------------ candidates
     def generate(self, problems: list[Problem], k: int) -> dict[str, list[str]]:
         """k programs per problem written by the model (an unreadable answer is an empty program)."""
+        from curation.answers import parse_program
+
         queries = [Query([{"role": "user", "content": _solve_prompt(p)}], "solve", p.kind, entry_point=p.entry_point)
                    for p in problems]
         texts = self.model.complete(queries, n=k, seed=self.seed)
@@ -134,6 +136,8 @@ class Solver:
 
     # ------------------------------------------------------------------ self-fix
     def self_fix(self, problem: Problem, code: str) -> Choice:
+        from curation.answers import parse_program
+
         choice = Choice(problem.problem_id, "self-fix", 0, code)
         for _ in range(self.max_turns):
             queries = simulate_queries(problem, choice.code)
@@ -241,6 +245,8 @@ def _matrix(pairs: list[tuple[bool, bool]]) -> dict[str, int]:
 
 
 def _solve_prompt(p: Problem) -> str:
+    from curation.answers import solve_turn  # the solving prompt the `rl` config's solve rows use
+
     return solve_turn(p.kind, p.statement, p.entry_point, [(t.input, t.output or "") for t in public_tests(p)])
 
 
