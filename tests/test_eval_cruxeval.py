@@ -101,3 +101,17 @@ def test_cli_writes_results_and_refuses_bad_input_in_one_line(tmp_path, shared_d
         assert needle in bad.stderr and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "x.json").exists()
     assert not list(Path(tmp_path).glob("*.tmp"))
+
+
+def test_data_as_parquet_and_as_a_dataset_folder(shared_data, tmp_path, executor):
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    table = pj.read_json(shared_data / "cruxeval" / "cruxeval.jsonl").slice(0, 30)
+    pq.write_table(table, tmp_path / "crux.parquet")
+    (tmp_path / "ds" / "data").mkdir(parents=True)
+    pq.write_table(table, tmp_path / "ds" / "data" / "test-00000-of-00001.parquet")
+    for data in (tmp_path / "crux.parquet", tmp_path / "ds"):
+        problems = load_benchmark(str(data))
+        assert [p.problem_id for p in problems][:2] == ["cruxeval/sample_0", "cruxeval/sample_1"]
+        assert evaluate(problems, OracleModel(executor), executor=executor)["pass@1"] == 1.0
