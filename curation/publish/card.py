@@ -35,6 +35,8 @@ CONFIG_TEXT = {
     "narrated": "narrations that passed verification, with the trace fields and the verdict",
     "sft": "TRL conversational `messages`: the task, then the narration and the answer",
     "rl": "conversational `prompt` plus the ground truth a reward needs (`kind`, `expected_output`, `tests`)",
+    "input_prediction": "CRUXEval-I style: the code and an output in `prompt`, any input giving `expected_output` "
+                        "wins (checked by running it: finetune/input_prediction.py); `input` is one such input",
 }
 # the arXiv id is what we know for sure; the title and authors are on its page
 PAPER_BIBTEX = """@misc{arxiv_2604_03253,

@@ -27,7 +27,7 @@ from tracegen.narrate.output import CLOSE, OPEN
 
 from ..answers import answer, user_turn
 
-CONFIGS = ("traces", "narrated", "sft", "rl")
+CONFIGS = ("traces", "narrated", "sft", "rl", "input_prediction")
 SPLITS = ("train", "validation", "test")
 
 MESSAGE_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -125,6 +125,7 @@ def rl_rows(narrated: list[dict[str, Any]], traces: pa.Table) -> list[dict[str, 
 def row_keys(config: str, table: pa.Table) -> set[str]:
     """What makes a row the same row in two versions: its ids and a hash of its content."""
     ids = [table.column(c).to_pylist() for c in ("trace_id", "problem_id", "solution_id", "test_id")]
-    content_col = {"narrated": "text", "sft": "messages", "rl": "expected_output"}.get(config)
+    content_col = {"narrated": "text", "sft": "messages", "rl": "expected_output",
+                   "input_prediction": "expected_output"}.get(config)
     content = table.column(content_col).to_pylist() if content_col else [None] * table.num_rows
     return {json.dumps([*row[:4], sha(json.dumps(row[4], sort_keys=True))]) for row in zip(*ids, content)}
