@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from tracegen.errors import UserError
+
 from .normalize import canonical_tokens, ngrams
 
 DEFAULT_NGRAM = 10
@@ -35,7 +37,7 @@ DEFAULT_THRESHOLD = 0.8
 MIN_GRAMS = 20  # a side with fewer n-grams counts as this many, unless the two are the same program
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserError):
     """A benchmark file cannot be read or holds no program; the message says which and why."""
 
 

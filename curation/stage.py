@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from tracegen.engine import ShardContext, merged_shard_stats, run_shards
+from tracegen.errors import UserError
 from tracegen.narrate.records import narration_from_row
 from tracegen.records import trace_from_row, write_parquet_atomic
 
@@ -45,7 +46,7 @@ _PRIVATE = pa.schema([("_sort", pa.list_(pa.string())), ("_dedup_key", pa.string
 PART_SCHEMA = pa.schema(list(CURATED_SCHEMA) + list(_PRIVATE), metadata=CURATED_SCHEMA.metadata)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A setting is wrong; the message says which and what to change."""
 
 

@@ -11,11 +11,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from selfexec.terminal import make_console
+from tracegen.errors import PipelineError, UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Grounded natural-language execution traces of Python programs, as HF datasets.")
 console = make_console()
 err_console = make_console(stderr=True)
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The one place errors meet the user: a UserError (bad input or settings, exit 2) or a PipelineError
+    (ours or a service's, exit 1) from any command prints its message as one line, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2)
+        except PipelineError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1)
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True,
+                  help="Grounded natural-language execution traces of Python programs, as HF datasets.")
 
 
 @app.callback()
@@ -44,10 +62,9 @@ def trace(
                                                                "unchanged (solution, test) pairs instead of re-running them."),
 ) -> None:
     """Run every (solution, test) pair in the sandbox under the tracer; write Trace rows."""
-    from tracegen.loaders import LoaderError
     from tracegen.records import Limits
     from tracegen.sandbox import SandboxError
-    from tracegen.stage import ConfigError, TraceConfig, run_trace_stage
+    from tracegen.stage import TraceConfig, run_trace_stage
 
     cfg = TraceConfig(
         inputs=[str(p) for p in problems], out=str(out), format=format, workers=workers, shards=shards,
@@ -57,8 +74,8 @@ def trace(
     try:
         with _progress("tracing") as update:
             stats = run_trace_stage(cfg, on_progress=update)
-    except (ConfigError, LoaderError, SandboxError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+    except SandboxError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
     _trace_summary(stats, out)
 
@@ -141,7 +158,6 @@ def narrate(
                                                                       "(or problem_id, solution_id, test_id)."),
 ) -> None:
     """Narrate every ok trace of RUN (or import narrations made elsewhere); write Narration rows to RUN/narrations/."""
-    from tracegen.narrate.stage import ConfigError as NarrateConfigError
     from tracegen.narrate.stage import NarrateConfig, NarrateIncomplete, run_narrate_stage
 
     cfg = NarrateConfig(
@@ -155,9 +171,6 @@ def narrate(
     try:
         with _progress("narrating") as update:
             stats = run_narrate_stage(cfg, on_progress=update)
-    except NarrateConfigError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2)
     except NarrateIncomplete as exc:
         _narrate_summary(exc.stats, run)
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
@@ -226,8 +239,6 @@ def curate(
                                                                "narrations (same settings); dedup always reruns."),
 ) -> None:
     """Verify every narration of RUN against its trace; write RUN/curated/ (kept) and RUN/rejects/."""
-    from curation.decontam import BenchmarkError
-    from curation.stage import ConfigError as CurateConfigError
     from curation.stage import CurateConfig, parse_benchmark, run_curate_stage
 
     cfg = CurateConfig(
@@ -239,8 +250,8 @@ def curate(
     try:
         with _progress("curating") as update:
             stats = run_curate_stage(cfg, on_progress=update)
-    except (CurateConfigError, BenchmarkError, FileNotFoundError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+    except FileNotFoundError as exc:  # a tokenizer file that went missing after the settings were checked
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
     _curate_summary(stats, run)
 
@@ -303,14 +314,9 @@ def publish(
 
 def _publish(cfg) -> None:  # cfg: curation.publish.stage.PublishConfig (imported lazily)
     from curation.publish.hub import PushError
-    from curation.publish.manifest import ConfigError
     from curation.publish.stage import push_published, run_publish_stage
 
-    try:
-        stats = run_publish_stage(cfg)
-    except ConfigError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+    stats = run_publish_stage(cfg)
     table = Table(title=f"publish: version {stats['version']}" + (f" (parent {stats['parent_version']})"
                                                                    if stats["parent_version"] else ""))
     table.add_column("config")

@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from .errors import UserError
 from .narrate.records import TRANSPORT_FAILURES, narration_from_row
 from .records import Trace, trace_from_row
 
@@ -32,7 +33,7 @@ NEVER_REUSED = ("timeout", "internal_error")
 _DATASET_DIR = {"traces": "traces", "narrations": "narrated"}
 
 
-class ReuseError(ValueError):
+class ReuseError(UserError):
     """--reuse names something that is not a run folder nor a published dataset folder."""
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from . import TRACER_VERSION
 from .engine import ShardContext, counter_dict, merged_shard_stats, run_shards
+from .errors import UserError
 from .loaders import LoadReport, load_many
 from .records import TRACE_SCHEMA, Limits, Problem, traces_to_table
 from .reuse import ReuseError, TraceReuse, reuse_files, trace_key
@@ -30,7 +31,7 @@ from .sandbox import Sandbox, resolve_mode
 FLUSH_ROWS = 128
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A setting is wrong; the message says which and what to change."""
 
 

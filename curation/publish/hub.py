@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracegen.errors import PipelineError
 
-class PushError(RuntimeError):
+
+class PushError(PipelineError):
     """Pushing failed; the message says why and what to do. The folder on disk is complete."""
 
 

@@ -17,13 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from tracegen.errors import UserError
+
 from .configs import CONFIGS, row_keys
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _PATH_KEYS = {"input", "inputs", "out", "run", "reuse", "cache_dir", "path", "parent", "tokenizer", "model"}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A setting is wrong; the message says which and what to change."""
 
 

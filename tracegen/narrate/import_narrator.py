@@ -42,6 +42,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ..engine import ShardContext, counter_dict
+from ..errors import UserError
 from ..records import write_parquet_atomic
 from .output import parse_output
 from .records import Narration, narrations_to_table
@@ -52,7 +53,7 @@ EXAMPLE = '{"trace_id": "...", "text": "... [OUTPUT]\\n5\\n[/OUTPUT]", "model": 
 _TRACE_COLS = ["trace_id", *IDS, "status", "kind"]
 
 
-class ImportFileError(ValueError):
+class ImportFileError(UserError):
     """The --input file cannot be imported; the message names the file, line and field."""
 
 

