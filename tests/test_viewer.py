@@ -22,6 +22,7 @@ SCALE = "def scale(xs, k):\n    out = []\n    for x in xs:\n        y = x * k\n 
 MARKUP = ("def f(s):\n    t = s + '<script>window.__pwned = 1</script>'\n    u = \"é \\\"q\\\" ☃ 😀 &amp;\"\n"
           "    return t + u\n")
 MARKUP_INPUT = "'<img src=x onerror=\"window.__pwned=2\">'"
+GRID = "def grid(n):\n    dp = [[0] * 3 for _ in range(2)]\n    dp[1][2] = n\n    dp[0][1] = n + 1\n    return dp\n"
 LONG = "def count(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
 
 
@@ -60,6 +61,7 @@ def run(tmp_path_factory) -> Path:
         _problem("viewer/scale", "scale", SCALE, [("t0", "[1, 2, 3], 2", "[2, 4, 6]"), ("t1", "[4, 5], 3", "[12, 15]")]),
         _problem("viewer/markup", "f", MARKUP, [("t0", MARKUP_INPUT, None)]),
         _problem("viewer/long", "count", LONG, [("t0", "5000", None)]),
+        _problem("viewer/grid", "grid", GRID, [("t0", "5", None)]),
     ]
     (root / "p.jsonl").write_text("".join(json.dumps(p) + "\n" for p in problems))
     lines = [{"problem_id": "viewer/scale", "solution_id": "s0", "test_id": "t0", "text": TRUE_T0},
@@ -70,7 +72,7 @@ def run(tmp_path_factory) -> Path:
     cli("narrate", str(root / "run"), "--narrator", "import", "--input", str(root / "n.jsonl"))
     cli("curate", str(root / "run"))
     res = cli("view", str(root / "run"), "--out", str(root / "site"))
-    assert "4 rows" in res.stdout and str(root / "site") in res.stdout
+    assert "5 rows" in res.stdout and str(root / "site") in res.stdout
     return root
 
 
@@ -109,9 +111,9 @@ def test_view_writes_a_static_site_of_the_run(run):
     assert sorted(p.name for p in site.iterdir()) == sorted([*ASSETS, "data", "viewer.json"])
     rows = _index(site)
     assert [(r["problem_id"], r["test_id"], r["verdict"]) for r in rows] == [
-        ("viewer/long", "t0", "none"), ("viewer/markup", "t0", "rejected"),
+        ("viewer/grid", "t0", "none"), ("viewer/long", "t0", "none"), ("viewer/markup", "t0", "rejected"),
         ("viewer/scale", "t0", "kept"), ("viewer/scale", "t1", "rejected")]
-    assert json.loads((site / "viewer.json").read_text())["verdicts"] == {"kept": 1, "none": 1, "rejected": 2}
+    assert json.loads((site / "viewer.json").read_text())["verdicts"] == {"kept": 1, "none": 2, "rejected": 2}
     wrong = _row(site, _key(site, "viewer/scale", "t1"))
     assert wrong["narration"]["reject_reason"] == "wrong_claim"
     failed = [c for c in wrong["narration"]["claims"] if c[7] == "wrong"]
@@ -174,10 +176,11 @@ def test_a_published_dataset_folder_is_viewed_too_and_publish_can_include_it(run
     rows = _index(run / "ds-site")
     # a dataset holds the kept rows only, and every trace
     assert sorted((r["problem_id"], r["test_id"], r["verdict"]) for r in rows) == [
-        ("viewer/long", "t0", "none"), ("viewer/markup", "t0", "none"),
+        ("viewer/grid", "t0", "none"), ("viewer/long", "t0", "none"), ("viewer/markup", "t0", "none"),
         ("viewer/scale", "t0", "kept"), ("viewer/scale", "t1", "none")]
     # publish --with-viewer wrote the same site into the dataset folder, which still loads as it did
     assert _index(ds / "viewer") == rows
+    assert "selfexec view path/to/this/folder" in (ds / "README.md").read_text()  # the card says how to open it
     narrated = datasets.load_dataset(str(ds), "narrated", cache_dir=str(run / "hf-cache"))
     assert sum(split.num_rows for split in narrated.values()) == 1
     before = {p.relative_to(ds): p.read_bytes() for p in ds.rglob("*") if p.is_file()}
@@ -331,15 +334,49 @@ def test_index_filters_and_search(run, page):
     site = run / "site"
     page.goto((site / "index.html").as_uri())
     page.wait_for_selector("#rows .list-row")
-    assert page.text_content("#count") == "4 of 4 rows"
+    assert page.text_content("#count") == "5 of 5 rows"
     page.select_option("#f-verdict", "rejected")
-    assert page.text_content("#count") == "2 of 4 rows"
+    assert page.text_content("#count") == "2 of 5 rows"
     page.select_option("#f-reason", "wrong_claim")
     assert page.locator("#rows .list-row").count() == 1
     page.select_option("#f-verdict", "")
     page.select_option("#f-reason", "")
     page.fill("#f-search", "SCALE")
-    assert page.text_content("#count") == "2 of 4 rows"
+    assert page.text_content("#count") == "2 of 5 rows"
     page.locator("#rows .list-row").first.click()
     page.wait_for_selector("#code .line")
     assert page.text_content("#row-title").startswith("viewer/scale")
+
+
+@pytest.mark.slow
+def test_element_changes_show_as_paths_under_their_variable(run, page):
+    site = run / "site"
+    key = _key(site, "viewer/grid")
+    data = _row(site, key)
+    paths = [(j, c[0]) for j, ev in enumerate(data["events"]) for c in ev[6] if c[0] != c[3]]
+    if not paths:
+        pytest.skip("this tracer records whole values only (no element changes)")
+    _open_row(page, site, key)
+    j, name = next((j, n) for j, n in paths if n == "dp[1][2]")
+    _set_step(page, data["events"][j][5])  # when line 3's effects show
+    s = _state(page)
+    assert s["vars"]["dp"] == "[[0, 0, 0], [0, 0, 5]]" and s["vars"]["dp[1][2]"] == "5"
+    assert list(s["vars"]).index("dp[1][2]") == list(s["vars"]).index("dp") + 1  # under its variable
+    assert page.locator('#vars .var.path.changed[data-name="dp[1][2]"]').count() == 1
+    _set_step(page, next(data["events"][j][5] for j, n in paths if n == "dp[0][1]"))
+    s = _state(page)  # the next element change replaces the path shown: dp itself was set again
+    assert "dp[1][2]" not in s["vars"] and s["vars"]["dp[0][1]"] == "6"
+
+
+@pytest.mark.parametrize("trace, narration, want", [
+    ({"test_id": "t0", "divergence": {"test_id": "t0", "step": 7, "lineno": 3}}, {}, 7),
+    ({"test_id": "t1", "divergence": {"test_id": "t0", "step": 7}}, {}, None),  # diverges on another test
+    ({"test_id": "t0", "first_divergent_step": 4}, {}, 4),
+    ({"test_id": "t0"}, {"meta": [{"key": "divergence_step", "value": "12"}]}, 12),
+    ({"test_id": "t0", "divergence": None}, {}, None),
+])
+def test_a_divergence_field_marks_its_step(trace, narration, want):
+    from curation.viewer.rows import _divergence
+
+    found = _divergence(trace, narration)
+    assert (found or {}).get("step") == want

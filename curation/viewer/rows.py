@@ -174,10 +174,10 @@ def row_payload(entry: IndexEntry, trace: dict[str, Any] | None, narration: dict
 
 def _events_payload(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Events as arrays [lineno, event, func, depth, frame, eff, changes, value], changes as
-    [name, value, elided]; frames as [func, depth, first event, end]. `eff` is when an event's changes
+    [name, value, elided, base] (base: the variable an element path like `dp[3][4]` belongs to); frames as [func, depth, first event, end]. `eff` is when an event's changes
     take effect (curation.timeline's time, the one claim steps use): a line's effects show at its
     frame's next event. A frame is on the stack from its call up to (not including) `end`."""
-    eff = effective_times(events) if events else []
+    eff = effects(events)
     n = len(events)
     frames: list[list[Any]] = []
     current: dict[int, int] = {}  # depth -> frame number
@@ -190,9 +190,19 @@ def _events_payload(events: list[dict[str, Any]]) -> dict[str, Any]:
         f = current[d]
         if e.get("event") == "return":
             frames[f][3] = eff[j]
-        changes = [[c.get("name"), c.get("value"), bool(c.get("elided"))] for c in e.get("changes") or []]
+        changes = [[c.get("name"), c.get("value"), bool(c.get("elided")), c.get("base") or c.get("name")]
+                   for c in e.get("changes") or []]
         rows.append([e.get("lineno"), e.get("event"), e.get("func"), d, f, eff[j], changes, e.get("value")])
     return {"events": rows, "frames": frames, "n_events": n}
+
+
+def effects(events: list[dict[str, Any]]) -> list[int]:
+    """When each event's changes take effect: the tracer's own `effects_at` (tracer >= 0.2), else
+    computed the same way (curation.timeline.effective_times) for traces of older tracers."""
+    recorded = [e.get("effects_at") for e in events]
+    if events and all(isinstance(t, int) for t in recorded):
+        return recorded
+    return effective_times(events) if events else []
 
 
 def _divergence(*rows: dict[str, Any]) -> dict[str, Any] | None:
@@ -210,7 +220,9 @@ def _divergence(*rows: dict[str, Any]) -> dict[str, Any] | None:
                 except ValueError:
                     pass
             step = value if isinstance(value, int) and not isinstance(value, bool) else None
-            if isinstance(value, dict):  # e.g. {"step": 12, ...}
+            if isinstance(value, dict):  # e.g. {"test_id": "3", "step": 12, "lineno": 4, ...} (tracegen/mutants)
+                if value.get("test_id") not in (None, row.get("test_id")):
+                    continue  # the mutant diverges on another test: nothing to mark in this trace
                 step = next((v for k, v in value.items() if "step" in k and isinstance(v, int)), None)
             return {"field": name, "step": step, "value": value if step is None else None}
     return None
@@ -226,7 +238,7 @@ def place_claims(claims: list[dict[str, Any]], events: list[dict[str, Any]]) -> 
     >>> place_claims([{"start": 0, "step": 1, "subject": "x"}, {"start": 9, "step": None, "subject": "y"}], ev)
     [None, 2]
     """
-    eff = effective_times(events) if events else []
+    eff = effects(events)
     changed: dict[str, list[int]] = {}  # name -> times its changes take effect
     for j, e in enumerate(events):
         for c in e.get("changes") or []:

@@ -2,7 +2,8 @@
 // frames on the stack, and the narration with each claim linked to its step.
 //
 // Data (written by curation/viewer/rows.py): events are arrays
-//   [lineno, event, func, depth, frame, eff, changes, value], changes [name, value, elided];
+//   [lineno, event, func, depth, frame, eff, changes, value], changes [name, value, elided, base]
+//   (base: the variable an element path such as `dp[3][4]` belongs to);
 // frames [func, depth, first event, end];
 // claims [start, end, kind, subject, stated, actual, step, status, where (for claims with no step)].
 // Step i shows event i's line and the state at time i: the changes whose `eff` (when they take
@@ -115,9 +116,9 @@ function prepareState(row) {
   STDOUT_PIECES = [];
   row.events.forEach((ev) => {
     const [, , , , frame, eff, changes] = ev;
-    for (const [name, value, elided] of changes) {
+    for (const [name, value, elided, base] of changes) {
       if (name === STDOUT) STDOUT_PIECES.push([eff, value]);
-      else FRAME_CHANGES[frame].push([eff, name, value, elided]);
+      else FRAME_CHANGES[frame].push([eff, name, value, elided, base || baseName(name)]);
     }
   });
   const byEff = (a, b) => a[0] - b[0]; // Array.sort is stable: event order is kept within one time
@@ -132,19 +133,25 @@ function baseName(name) {
 }
 
 function frameVars(f, step) {
-  const vars = new Map(); // name -> {value, elided, changed}
-  for (const [eff, name, value, elided] of FRAME_CHANGES[f]) {
+  const vars = new Map(); // name -> {value, elided, changed, base}
+  for (const [eff, name, value, elided, base] of FRAME_CHANGES[f]) {
     if (eff > step) break;
-    if (baseName(name) === name) { // a whole variable replaces the element paths shown under it
-      for (const k of [...vars.keys()]) if (k !== name && baseName(k) === name) vars.delete(k);
+    if (base === name) { // a whole variable replaces the element paths shown under it
+      for (const [k, v] of [...vars.entries()]) if (k !== name && v.base === name) vars.delete(k);
     }
     if (value === DELETED) vars.delete(name);
-    else vars.set(name, { value, elided, changed: eff === step });
+    else vars.set(name, { value, elided, base, changed: eff === step });
   }
-  return [...vars.entries()].sort((a, b) => {
-    const ba = baseName(a[0]), bb = baseName(b[0]);
-    return ba === bb ? (a[0] === ba ? -1 : b[0] === bb ? 1 : 0) : 0; // paths follow their variable
-  });
+  // element paths follow their variable, in the order they were set
+  const entries = [...vars.entries()];
+  const rank = new Map(entries.filter(([k, v]) => k === v.base).map(([k], i) => [k, i]));
+  return entries.map((e, i) => [e, i]).sort((a, b) => {
+    const ra = rank.has(a[0][1].base) ? rank.get(a[0][1].base) : -1;
+    const rb = rank.has(b[0][1].base) ? rank.get(b[0][1].base) : -1;
+    if (ra !== rb) return ra - rb;
+    const wa = a[0][0] === a[0][1].base ? 0 : 1, wb = b[0][0] === b[0][1].base ? 0 : 1;
+    return wa - wb || a[1] - b[1];
+  }).map(([e]) => e);
 }
 
 function setStep(i) {
@@ -158,7 +165,7 @@ function setStep(i) {
   clear(now);
   if (ev) {
     now.appendChild(el("span", "ev-kind ev-" + ev[1], ev[1]));
-    now.appendChild(el("span", null, " line " + ev[0] + " in " + ev[2] + (ev[7] !== null && ev[7] !== undefined ? " → " : "")));
+    now.appendChild(el("span", null, " at line " + ev[0] + " of " + ev[2] + (ev[7] !== null && ev[7] !== undefined ? " → " : "")));
     if (ev[7] !== null && ev[7] !== undefined) now.appendChild(el("span", "value", ev[7]));
   } else {
     now.appendChild(el("span", null, finalText()));
@@ -204,7 +211,7 @@ function renderVars() {
     frame.dataset.func = func;
     frame.appendChild(el("div", "frame-head", func + (depth ? "  (depth " + depth + ")" : "")));
     for (const [name, v] of frameVars(f, STEP)) {
-      const row = el("div", "var" + (v.changed ? " changed" : "") + (v.elided ? " elided" : "") + (name !== baseName(name) ? " path" : ""));
+      const row = el("div", "var" + (v.changed ? " changed" : "") + (v.elided ? " elided" : "") + (name !== v.base ? " path" : ""));
       row.dataset.name = name;
       row.appendChild(el("span", "name", name));
       row.appendChild(el("span", "value", v.value));
