@@ -168,3 +168,39 @@ def _assert_value(block: str) -> str | None:
         return None
     value = ast.get_source_segment(source, node.comparators[0])
     return value.strip() if value else None
+
+
+# Solving (the `rl` config's `solve` rows): the statement and example tests in, a program out.
+SOLVE_INSTRUCTION = (
+    "Write a Python program that solves the problem below. Reason about it first if you like, then give "
+    "the complete program in one ```python block.")
+_CODE_BLOCK = re.compile(r"```(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+def solve_turn(kind: str, statement: str, entry_point: str, examples: list[tuple[str, str]]) -> str:
+    """The user turn of a solving prompt; `examples` are (input, output) pairs shown to the model."""
+    lines = [SOLVE_INSTRUCTION, ""]
+    if statement.strip():
+        lines += [statement.strip(), ""]
+    if kind == "stdio":
+        lines.append("The program reads stdin and prints its answer. Examples:")
+        for test_input, out in examples:
+            lines.append(f"[STDIN]\n{stdin_text(test_input)}[/STDIN]\n<output>\n{out}</output>")
+    else:
+        lines.append(f"Define a function `{entry_point}` that passes these tests:")
+        lines += [f"assert {entry_point}({test_input}) == {out}" for test_input, out in examples]
+    return "\n".join(lines)
+
+
+def parse_program(text: str | None) -> str | None:
+    """The program in a completion: the last ```python block (or a bare ``` block), None if there is none.
+
+    >>> parse_program("First try:\\n```python\\nx = 1\\n```\\nBetter:\\n```python\\nprint(2)\\n```")
+    'print(2)\\n'
+    >>> parse_program("no code here") is None
+    True
+    """
+    if not text:
+        return None
+    blocks = _CODE_BLOCK.findall(text)
+    return blocks[-1] if blocks and blocks[-1].strip() else None

@@ -403,6 +403,9 @@ app.command("mutate")(mutate); app.command("synth-inputs")(synth_inputs)  # noqa
 from selfexec.cli_view import view  # noqa: E402 - the static trace viewer (issue 16)
 app.command("view")(view)
 
+from selfexec.cli_finetune import rl, sft  # noqa: E402 - the fine-tune stage (issue 12)
+app.command("sft")(sft); app.command("rl")(rl)  # noqa: E702
+
 
 if __name__ == "__main__":
     app()

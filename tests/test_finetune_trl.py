@@ -30,6 +30,12 @@ def demo_dataset(tmp_path_factory) -> Path:
     return tmp / "dataset"
 
 
+def fresh_cache(dataset: Path) -> str:
+    """A datasets cache of this test's own: datasets keys a local folder's cache by the folder's name and
+    config, not its content, so a `dataset` folder of an earlier session (older schema) would come back."""
+    return str(dataset.parent / "hf-datasets-cache")
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     return tiny_model(tmp_path_factory.mktemp("tiny-model"))
@@ -38,8 +44,12 @@ def model_dir(tmp_path_factory) -> Path:
 def test_demo_dataset_loads_and_its_answers_score_plus_one(demo_dataset):
     import datasets
 
-    sft = datasets.concatenate_datasets(list(datasets.load_dataset(str(demo_dataset), "sft").values()))
-    rl = datasets.concatenate_datasets(list(datasets.load_dataset(str(demo_dataset), "rl").values()))
+    cache = fresh_cache(demo_dataset)
+    sft = datasets.concatenate_datasets(list(datasets.load_dataset(str(demo_dataset), "sft", cache_dir=cache).values()))
+    rl = datasets.concatenate_datasets(list(datasets.load_dataset(str(demo_dataset), "rl", cache_dir=cache).values()))
+    # one solving prompt per problem (8) follows the output-prediction prompts
+    assert rl["task"].count("solve") == 8 and rl["task"].count("output_prediction") == 15
+    rl = rl.filter(lambda r: r["task"] == "output_prediction")
     assert len(sft) == len(rl) == 15 and sft["trace_id"] == rl["trace_id"]
     assert {"function", "stdio"} == set(rl["kind"])
     # the reference answer of every sft row earns +1 against the rl row's ground truth, a wrong one -1
@@ -53,7 +63,7 @@ def test_sft_trainer_takes_one_step_on_the_sft_config(demo_dataset, model_dir, t
     import datasets
     from trl import SFTConfig, SFTTrainer
 
-    train = datasets.load_dataset(str(demo_dataset), "sft", split="train")
+    train = datasets.load_dataset(str(demo_dataset), "sft", split="train", cache_dir=fresh_cache(demo_dataset))
     args = SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1, per_device_train_batch_size=2,
                      max_length=16384, learning_rate=1e-3, bf16=False, use_cpu=True, report_to=[],
                      logging_steps=1, save_strategy="no", dataloader_num_workers=0, seed=0)
@@ -71,7 +81,8 @@ def test_grpo_trainer_takes_one_step_on_the_rl_config(demo_dataset, model_dir, t
     import datasets
     from trl import GRPOConfig, GRPOTrainer
 
-    train = datasets.load_dataset(str(demo_dataset), "rl", split="train")
+    train = datasets.load_dataset(str(demo_dataset), "rl", split="train", cache_dir=fresh_cache(demo_dataset))
+    train = train.filter(lambda r: r["task"] == "output_prediction")  # solve rows score None here
     calls = []
 
     def output_prediction(prompts, completions, **kwargs):

@@ -57,7 +57,7 @@ def test_every_config_loads_with_plain_datasets(demo):
     assert sizes == {c: manifest["configs"][c]["rows"] for c in CONFIGS}
     # 16 traced pairs, one crashes (demo/buggy_mean): 15 narrated, all verified
     assert sum(sizes["traces"].values()) == 16 and sum(sizes["narrated"].values()) == 15
-    assert sum(sizes["sft"].values()) == sum(sizes["rl"].values()) == 15
+    assert sum(sizes["sft"].values()) == 15 and sum(sizes["rl"].values()) == 15 + 8  # + a solve row per problem
     sft = datasets.load_dataset(str(ds), "sft", split="train")
     roles = [[m["role"] for m in row["messages"]] for row in sft]
     assert roles == [["user", "assistant"]] * len(sft)

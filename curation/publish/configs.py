@@ -8,7 +8,9 @@
   `<output>…</output>`).
 - `rl`: the same user turn as a conversational `prompt`, and the ground truth a reward needs:
   `kind`, `expected_output` (what the program really returned, as a repr, or printed), the
-  problem's `tests`.
+  problem's `tests`; `task` is `output_prediction`. Each problem also gets one `solve` row: its
+  statement and example tests as the prompt (`answers.solve_turn`), every test with a known output
+  in `tests`, no `expected_output` (the reward runs the model's program on the tests).
 
 Every row carries provenance columns: source, license, trace_id, solution and input hashes, and the
 tracer (and, past `traces`, narrator and verifier) versions. Splits are by problem (see `split_of`).
@@ -19,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from tracegen.narrate.output import CLOSE, OPEN
 
-from ..answers import answer, user_turn
+from ..answers import answer, solve_turn, user_turn
 
 CONFIGS = ("traces", "narrated", "sft", "rl", "input_prediction")
 SPLITS = ("train", "validation", "test")
@@ -40,7 +43,8 @@ _PROVENANCE = [("source", pa.string()), ("license", pa.string()), ("trace_id", p
                ("model", pa.string()), ("revision", pa.string()), ("prompt_sha", pa.string()),
                ("verifier_version", pa.string())]
 SFT_SCHEMA = pa.schema([("messages", MESSAGE_TYPE), *_PROVENANCE])
-RL_SCHEMA = pa.schema([("prompt", MESSAGE_TYPE), ("expected_output", pa.string()), ("entry_point", pa.string()),
+RL_SCHEMA = pa.schema([("prompt", MESSAGE_TYPE), ("task", pa.string()),  # output_prediction | solve
+                       ("expected_output", pa.string()), ("entry_point", pa.string()),
                        ("code", pa.string()), ("input", pa.string()), ("tests", TESTS_TYPE), *_PROVENANCE])
 
 
@@ -99,8 +103,10 @@ def sft_rows(narrated: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def rl_rows(narrated: list[dict[str, Any]], traces: pa.Table) -> list[dict[str, Any]]:
-    """One prompt per distinct traced (solution, test) among the kept rows, with the problem's tests."""
+def rl_rows(narrated: list[dict[str, Any]], traces: pa.Table,
+            statements: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One prompt per distinct traced (solution, test) among the kept rows, with the problem's tests,
+    then one solving prompt per problem (`statements`: problem_id -> statement, where known)."""
     cols = ["problem_id", "solution_id", "test_id", "input", "expected_output", "public"]
     tests: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     have = set(traces.column_names)
@@ -115,10 +121,58 @@ def rl_rows(narrated: list[dict[str, Any]], traces: pa.Table) -> list[dict[str, 
             continue
         seen.add(key)
         prompt = [{"role": "user", "content": user_turn(r["kind"], r["code"], r["input"], r["entry_point"] or "f")}]
-        out.append({"prompt": prompt, "expected_output": r["true_output"], "entry_point": r["entry_point"] or "",
+        out.append({"prompt": prompt, "task": "output_prediction", "expected_output": r["true_output"],
+                    "entry_point": r["entry_point"] or "",
                     "code": r["code"], "input": r["input"], "tests": sorted(
                         tests.get((r["problem_id"], r["solution_id"]), []), key=lambda x: x["test_id"]),
                     **_provenance(r)})
+    return out + solve_rows(narrated, tests, statements or {})
+
+
+def solve_rows(narrated: list[dict[str, Any]], tests: dict[tuple[str, str], list[dict[str, Any]]],
+               statements: dict[str, str]) -> list[dict[str, Any]]:
+    """One `solve` row per problem with a kept row and a test with a known output: up to three
+    (public first) shown as examples, all of them run by the reward."""
+    out, seen = [], set()
+    for r in narrated:
+        if r["problem_id"] in seen:
+            continue
+        seen.add(r["problem_id"])
+        by_id = {t["test_id"]: t for (pid, _), ts in tests.items() if pid == r["problem_id"] for t in ts}
+        known = sorted((t for t in by_id.values() if t["output"] is not None),
+                       key=lambda t: (not t["public"], t["test_id"]))
+        if not known:
+            continue
+        entry = r["entry_point"] or "f"
+        shown = [(t["input"], t["output"]) for t in known[:3]]
+        statement = statements.get(r["problem_id"], "")
+        prompt = [{"role": "user", "content": solve_turn(r["kind"], statement, entry, shown)}]
+        prov = {k: r.get(k) for k, _ in _PROVENANCE} | {
+            "trace_id": sha(f"solve\0{r['problem_id']}"), "solution_id": "", "test_id": "", "solution_sha": "",
+            "input_sha": "", "narrator": "", "model": "", "revision": "", "prompt_sha": ""}
+        out.append({"prompt": prompt, "task": "solve", "expected_output": None,
+                    "entry_point": r["entry_point"] or "", "code": "", "input": "",
+                    "tests": sorted(known, key=lambda t: t["test_id"]), **prov})
+    return out
+
+
+def problem_statements(run: str | Path) -> dict[str, str]:
+    """problem_id -> statement, read again from the problem files the run's trace stage loaded
+    (RUN/recipe.yaml). A file that is gone or no longer loads gives no statements: its solving
+    prompts then state the problem by its example tests alone."""
+    import yaml
+
+    from tracegen.loaders import LoaderError, load_many
+
+    recipe = Path(run) / "recipe.yaml"
+    trace = (yaml.safe_load(recipe.read_text()) or {}).get("trace") or {} if recipe.is_file() else {}
+    out: dict[str, str] = {}
+    for path in trace.get("inputs") or []:
+        try:
+            problems = load_many([path], trace.get("format") or "auto", trace.get("columns"))
+        except (LoaderError, OSError, ValueError):
+            continue
+        out.update({p.problem_id: p.statement for p in problems if p.statement})
     return out
 
 

@@ -31,7 +31,7 @@ from tracegen.records import TRACE_SCHEMA
 from ..records import CURATED_SCHEMA
 from .card import write_card
 from .input_prediction import INPUT_PREDICTION_SCHEMA, input_prediction_rows
-from .configs import CONFIGS, RL_SCHEMA, SFT_SCHEMA, SPLITS, rl_rows, sft_rows, sha, split_of
+from .configs import CONFIGS, RL_SCHEMA, SFT_SCHEMA, SPLITS, problem_statements, rl_rows, sft_rows, sha, split_of
 from .manifest import ConfigError, build_manifest, parent_of, parse_version, read_manifest
 
 STAGE = "publish"
@@ -111,7 +111,7 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
         "narrated": narrated,
         "sft": pa.Table.from_pylist(sft_rows(narrated_rows), schema=SFT_SCHEMA),
         "input_prediction": pa.Table.from_pylist(input_prediction_rows(narrated_rows), schema=INPUT_PREDICTION_SCHEMA),
-        "rl": pa.Table.from_pylist(rl_rows(narrated_rows, traces), schema=RL_SCHEMA),
+        "rl": pa.Table.from_pylist(rl_rows(narrated_rows, traces, problem_statements(run)), schema=RL_SCHEMA),
     }
     parent_dir = parent_of(cfg, run, out)
     parent = read_manifest(parent_dir) if parent_dir else None
