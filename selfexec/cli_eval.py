@@ -97,6 +97,9 @@ def cruxeval(
 
     settings = _settings(model, base_url, api_key_env, cache, temperature, top_p, max_tokens, concurrency, timeout,
                          device, batch_size)
+    if n > 1 and temperature == 0 and model not in ("oracle",) and not model.startswith("constant:"):
+        err_console.print(f"[yellow]warning:[/yellow] --n {n} with --temperature 0: greedy answers repeat, so "
+                          "pass@5 equals pass@1; sample with --temperature 0.8 for pass@5", soft_wrap=True)
     result = _guarded(lambda: run_cruxeval(data, settings, n=n, seed=seed, directions=tuple(direction),
                                            max_items=max_items, workers=workers))
     rows = [(f"CRUXEval-{d[0].upper()}", {**result[d]}) for d in result["directions"]]
@@ -129,7 +132,8 @@ def output_prediction(
             ["n", "pass@1", "pass@5", "correct_items", "unparsed"])
     if result["not_run_ok"]:
         console.print("left out, runs that did not finish normally: "
-                      + ", ".join(f"{status} {count}" for status, count in sorted(result["not_run_ok"].items())))
+                      + ", ".join(f"{status} {count}" for status, count in sorted(result["not_run_ok"].items())),
+                      soft_wrap=True)
 
 
 def solve(
@@ -167,10 +171,10 @@ def solve(
             rows, ["n", "pass@1", "public_pass", "private_pass", "ties", "avg_turns"])
     if "gap" in result:
         console.print(f"best@k exec {result['best@k_exec']:.4f}, simulate {result['best@k_simulate']:.4f}, "
-                      f"gap {result['gap']:.4f}")
+                      f"gap {result['gap']:.4f}", soft_wrap=True)
     fb = result["strategies"].get("self-fix", {}).get("fix_break")
     if fb:
         console.print("self-fix first -> final: " + "; ".join(
-            f"{scope} " + ", ".join(f"{k} {v}" for k, v in m.items()) for scope, m in fb.items()))
+            f"{scope} " + ", ".join(f"{k} {v}" for k, v in m.items()) for scope, m in fb.items()), soft_wrap=True)
     if result.get("plot"):
         console.print(f"plot: {result['plot']}")
