@@ -76,6 +76,9 @@ def mutate_problem(problem: Problem, cfg: MutateConfig, box: Sandbox) -> Problem
         if not budget:
             stats["original fails its tests"] += 1
             continue
+        # fast tests first (stable: public first among equals): most mutants fail the first test they
+        # run, and a short run makes a short trace for the divergence
+        budget.sort(key=lambda tb: tb[1])
         sites = mutation_sites(original.code)
         seed = int(hashlib.sha256(f"{cfg.seed}/{problem.problem_id}/{original.solution_id}".encode()).hexdigest(), 16)
         random.Random(seed).shuffle(sites)
