@@ -180,6 +180,11 @@ class Timeline:
             if base not in self.vars:
                 return Match(UNKNOWN, detail=f"`{base}` is not a variable of this run")
             if base != claim.name:
+                if claim.name in self.vars:  # an element change the tracer recorded (`dp[3][4]`)
+                    mode = "state" if claim.kind == "state" else "change"
+                    m = self._find(self.vars[claim.name], claim.value, cursor, mode, _cmp_value)
+                    if m.status != WRONG:
+                        return m
                 return self._derived(claim, base, cursor)
             mode = "state" if claim.kind == "state" else "change"
             return self._find(self.vars[base], claim.value, cursor, mode, _cmp_value)

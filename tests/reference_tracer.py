@@ -39,10 +39,57 @@ def _snapshot(frame, watched: frozenset[str], budget: int) -> dict[str, str]:
     return state
 
 
+def _containers(v, path: tuple, out: dict, depth: int = 3) -> dict:
+    """path -> id of every list/dict inside `v` (a few levels deep): which parts are the same
+    objects as at the previous event, so an element diff descends only into those."""
+    if type(v) in (list, dict) and depth > 0:
+        out[path] = id(v)
+        for k, x in (v.items() if type(v) is dict else enumerate(v)):
+            if type(x) in (list, dict):
+                _containers(x, path + (k,), out, depth - 1)
+    return out
+
+
+def element_diff(name: str, old, new, old_ids: dict, new_ids: dict, budget: int,
+                 path: tuple = ()) -> list[tuple]:
+    """Element changes between two deep copies of one container, as (path text, value, old, "element"):
+    same-length lists and dicts element by element (descending into parts that are the same objects),
+    lists that grew or shrank at the end by their new or lost elements; anything else: none."""
+    def text(p):
+        return name + "".join(f"[{k!r}]" for k in p)
+
+    out: list[tuple] = []
+    if type(old) is dict and type(new) is dict:
+        pairs = [(k, old.get(k, _GONE), new.get(k, _GONE)) for k in list(old) + [k for k in new if k not in old]]
+    elif type(old) is list and type(new) is list:
+        n0, n1 = len(old), len(new)
+        if n0 != n1 and old[:min(n0, n1)] != new[:min(n0, n1)]:
+            return out  # shifted: only the whole value says it
+        pairs = [(i, old[i] if i < n0 else _GONE, new[i] if i < n1 else _GONE) for i in range(max(n0, n1))]
+    else:
+        return out
+    for k, a, b in pairs:
+        p = path + (k,)
+        ra = None if a is _GONE else render(a, budget)[0]
+        rb = "<deleted>" if b is _GONE else render(b, budget)[0]
+        if ra == rb:
+            continue
+        if a is not _GONE and b is not _GONE and p in old_ids and old_ids.get(p) == new_ids.get(p):
+            out += element_diff(name, a, b, old_ids, new_ids, budget, p)
+        else:
+            out.append((text(p), rb, ra, "element"))
+    return out
+
+
+_GONE = object()
+
+
 class ReferenceTracer:
-    def __init__(self, globals_by_func: dict[str, frozenset[str]] | None = None, budget: int = 120):
+    def __init__(self, globals_by_func: dict[str, frozenset[str]] | None = None, budget: int = 120,
+                 elements: bool = False):
         self.events: list[tuple] = []
         self.budget = budget
+        self.elements = elements  # also element changes, as 4-tuples (path, value, old, "element")
         self.globals_by_func = globals_by_func or {}
         self._state: dict[Any, list] = {}  # frame -> [snapshot, changes list of its last event]
 
@@ -55,11 +102,21 @@ class ReferenceTracer:
             while f is not None:
                 depth += f.f_code.co_filename == USER_FILENAME
                 f = f.f_back
-            st = self._state[frame] = [{}, None, depth]
+            st = self._state[frame] = [{}, None, depth, {}]
         prev = st[0]
         diff = [(n.removeprefix("global "), t) for n, t in cur.items() if prev.get(n) != t]
         diff += [(n, "<deleted>") for n in prev if n not in cur and not n.startswith("global ")]
         st[0] = cur
+        if self.elements:
+            copies = {}
+            for n, v in frame.f_locals.items():
+                if type(v) in (list, dict):
+                    copies[n] = (id(v), copy.deepcopy(v), _containers(v, (), {}))
+            for n, (i, c, ids) in copies.items():
+                before = st[3].get(n)
+                if before is not None and before[0] == i:
+                    diff += element_diff(n, before[1], c, before[2], ids, self.budget)
+            st[3] = copies
         if kind == "call" or st[1] is None:
             changes = diff
         else:
@@ -94,11 +151,12 @@ class ReferenceTracer:
         threading.settrace(None)  # type: ignore[arg-type]
 
 
-def run_reference(kind: str, code: str, test_input: str, entry_point: str = "") -> list[tuple]:
+def run_reference(kind: str, code: str, test_input: str, entry_point: str = "",
+                  elements: bool = False) -> list[tuple]:
     """Run a program in-process under the reference tracer; returns its events."""
     from tracegen.lineinfo import analyse
 
-    ref = ReferenceTracer(analyse(code)[1])
+    ref = ReferenceTracer(analyse(code)[1], elements=elements)
     g: dict[str, Any] = {"__name__": "__main__"}
     obj = compile(code, USER_FILENAME, "exec")
     saved = sys.stdin, sys.stdout

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 
 import pytest
 
 from reference_tracer import run_reference
-from tracegen.harness import run_job
 from tracegen.render import render
 from tracegen.tracer import STDOUT_NAME
+from tracegen.worker import run_forked
 
 BIG = dict(max_events=10**7, max_bytes=10**10)
 
@@ -19,13 +18,14 @@ BIG = dict(max_events=10**7, max_bytes=10**10)
 def ours(kind: str, code: str, test_input: str, entry_point: str = "", **kw) -> dict:
     job = {"kind": kind, "code": code, "input": test_input, "entry_point": entry_point, "check": None,
            "trace": True, **BIG, **kw}
-    return run_job(job, stdin=io.StringIO(test_input if kind == "stdio" else ""))
+    return run_forked(job)
 
 
 def as_tuples(events: list[dict]) -> list[tuple]:
     return [
         (e["step"], e["event"], e["lineno"], e["func"], e["depth"],
-         [(c["name"], c["value"]) for c in e["changes"] if c["name"] != STDOUT_NAME], e["value"])
+         [(c["name"], c["value"]) for c in e["changes"] if c["name"] not in (STDOUT_NAME,) and c["name"] == c["base"]],
+         e["value"])
         for e in events
     ]
 

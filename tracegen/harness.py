@@ -4,14 +4,22 @@ This is the code that runs in the sandboxed child after the jail, rlimits and ui
 place (see worker.py). It never raises: every outcome of the user's program becomes a status.
 Traced and untraced runs take exactly the same path except for installing the tracer, which is how
 we keep the promise that tracing never changes what the program does.
+
+The program sees the standard streams plain CPython gives it: `real_std_streams()` builds them the
+way CPython's start-up does, over fds 0/1/2, which the worker points at files (stdin byte for byte,
+no newline translation). Nothing of ours stands in for them: what the program writes is read back
+from the file fd 1 points at (`StdoutTap`), so `from sys import stdout` gets a real TextIOWrapper.
 """
 
 from __future__ import annotations
 
 import atexit
+import codecs
 import errno
 import gc
 import io
+import json
+import os
 import random
 import sys
 from typing import Any
@@ -20,107 +28,140 @@ from .lineinfo import Prepared
 from .tracer import USER_FILENAME, Tracer
 
 RETURN_REPR_CAP = 100_000
+# The most bytes of events (as the tracer counts them) one run records: their JSON, about 1.3x
+# that, must fit the worker's 64 MB result channel, so a larger --max-bytes is clamped to this
+# (and the row's reason says so) rather than ending with nothing.
+TRANSPORT_MAX_BYTES = 40_000_000
+# Memory the event buffer may take per counted byte (lists, tuples, strings, then the JSON):
+# the sandbox adds this much to a traced run's address-space limit, so tracing never decides
+# whether a program fits its --memory-mb.
+BUFFER_BYTES_PER_COUNTED = 16
 # errnos an uncaught OSError carries when the jail said no
 _FORBIDDEN = {errno.ENETUNREACH, errno.EROFS, errno.EACCES, errno.EPERM, errno.ECONNREFUSED}
 
 
 class OutputLimitExceeded(BaseException):
-    """Raised on a write past the stdout cap; a BaseException so `except Exception` can't eat it."""
+    """stdout passed its cap; a BaseException so `except Exception` can't eat it."""
 
 
-class _BytesSide:
-    def __init__(self, text_side: CapturedStdout):
-        self._t = text_side
-
-    def write(self, b) -> int:
-        self._t.write(bytes(b).decode("utf-8", errors="replace"))
-        return len(b)
-
-    def flush(self) -> None:
-        pass
-
-
-class CapturedStdout(io.TextIOBase):
-    """sys.stdout for the user's program: keeps the text, counts it, enforces the cap."""
-
-    def __init__(self, cap: int):
-        super().__init__()
-        self.cap = cap
-        self.n = 0
-        self._done: list[str] = []
-        self._new: list[str] = []
-        self.buffer = _BytesSide(self)
-
-    def write(self, s) -> int:
-        if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        self.n += len(s)
-        if self.n > self.cap:
-            raise OutputLimitExceeded(f"stdout passed {self.cap} characters")
-        self._new.append(s)
-        return len(s)
-
-    def take_new(self) -> str:
-        piece = "".join(self._new)
-        self._done.append(piece)
-        self._new = []
-        return piece
-
-    def getvalue(self) -> str:
-        return "".join(self._done) + "".join(self._new)
-
-    # attributes real file objects have; FastIO-style templates in CP solutions read them
-    mode = "w"
-    name = "<stdout>"
-    errors = "strict"
-    line_buffering = False
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return 1
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
+def real_std_streams(like=(sys.__stdin__, sys.__stdout__, sys.__stderr__)) -> None:
+    """Make sys.stdin/stdout/stderr (and the `__std*__` originals) what CPython's start-up makes
+    of fds 0/1/2 (pylifecycle.c create_stdio): a TextIOWrapper over a BufferedReader/Writer over a
+    FileIO named `<stdin>`..., stdin with newline="\\n" (no translation: `input()` on "ab\\r\\n"
+    gives "ab\\r"), stderr line-buffered with backslashreplace. Encoding and error handlers are
+    the ones this interpreter chose for its own streams (LANG=C.UTF-8: utf-8, surrogateescape)."""
+    made = []
+    for fd, mode, old in ((0, "rb", like[0]), (1, "wb", like[1]), (2, "wb", like[2])):
+        buf = io.open(fd, mode, closefd=False)
+        buf.raw.name = ("<stdin>", "<stdout>", "<stderr>")[fd]
+        stream = io.TextIOWrapper(
+            buf, encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or ("backslashreplace" if fd == 2 else "strict"),
+            newline="\n", line_buffering=fd == 2 or buf.isatty(), write_through=False)
+        stream.mode = mode[0]
+        made.append(stream)
+    sys.stdin, sys.stdout, sys.stderr = made
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = made
 
 
-def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None,
-            prepared: Prepared | None = None) -> dict[str, Any]:
+class StdoutTap:
+    """What the program wrote to fd 1, read back from the file fd 1 points at, for the tracer's
+    `<stdout>` changes. `take_new()` flushes the real sys.stdout (the data would otherwise sit in
+    its buffer), then reads the bytes past the last position. Off (None) when fd 1 is no file.
+    `flush=False` (programs that also write to fd 1 past sys.stdout, where flushing would change
+    the order of the output): only what already reached fd 1 is read, so a piece may be told late."""
+
+    def __init__(self, stream, flush: bool = True):
+        self.stream = stream if flush else None
+        try:
+            self.pos = os.lseek(1, 0, os.SEEK_CUR)
+            self._reader = os.open("/proc/self/fd/1", os.O_RDONLY)
+        except OSError:
+            self.pos, self._reader = 0, None
+        self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+
+    def take_new(self) -> str | None:
+        if self._reader is None:
+            return None
+        if self.stream is not None:
+            try:
+                self.stream.flush()
+            except BaseException:
+                pass  # a closed or failing stream: the program meets that error itself, untraced too
+        try:
+            end = os.lseek(1, 0, os.SEEK_CUR)
+        except OSError:
+            return None
+        if end <= self.pos:
+            return None
+        data = os.pread(self._reader, end - self.pos, self.pos)
+        self.pos = end
+        return self._decode(data)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            os.close(self._reader)
+            self._reader = None
+
+
+def event_bytes(job: dict[str, Any]) -> int:
+    """The byte budget a traced run really gets: --max-bytes, clamped to the transport."""
+    return min(int(job.get("max_bytes", 1_000_000)), TRANSPORT_MAX_BYTES)
+
+
+def buffer_allowance(job: dict[str, Any]) -> int:
+    """Address space to add to --memory-mb for the tracer's own buffer (0 untraced)."""
+    if not job.get("trace", True):
+        return 0
+    return event_bytes(job) * BUFFER_BYTES_PER_COUNTED + (64 << 20)
+
+
+def result_bytes(result: dict[str, Any], cap: int) -> bytes:
+    """The result as the JSON the worker sends, cut to fit `cap`: if the events do not fit (an
+    estimate was off), the last ones go and the status says byte_budget; never zero events."""
+    data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+    events = result.get("events") or []
+    while len(data) > cap and len(events) > 1:
+        keep = max(1, int(len(events) * cap / len(data) * 0.9))
+        events = events[:keep]
+        result["events"] = events
+        if result.get("status") == "ok":
+            result["status"] = "byte_budget"
+        result["reason"] = (f"recording kept the first {keep} events: the rest did not fit the "
+                            f"sandbox's {cap // 1_000_000} MB result channel")
+        data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+    return data
+
+
+def run_job(job: dict[str, Any], prepared: Prepared | None = None) -> dict[str, Any]:
     """Run `job` here and return the result dict the worker sends back.
 
     job keys: kind, code, input, entry_point, check, trace (bool), max_events, max_bytes,
-    repr_chars, max_stdout_bytes. `stdin` replaces sys.stdin (the worker gives fd 0 instead).
+    repr_chars, max_stdout_bytes. The program reads fd 0 and writes fds 1/2 through whatever
+    sys.stdin/stdout/stderr are (the worker's child makes them real_std_streams() over files);
+    the result's "stdout" is left to the caller, who reads it from where fd 1 went.
     """
-    out = CapturedStdout(job.get("max_stdout_bytes", 4_000_000))
     if prepared is None:
         prepared = Prepared(job["code"], USER_FILENAME)
     tracer = None
+    tap = None
     if job.get("trace", True):
+        tap = StdoutTap(sys.stdout, flush=not prepared.writes_past_stdout)
         tracer = Tracer(
             job["code"],
             max_events=job.get("max_events", 10_000),
-            max_bytes=job.get("max_bytes", 1_000_000),
+            max_bytes=event_bytes(job),
             repr_chars=job.get("repr_chars", 120),
-            stdout=out,
+            stdout=tap,
             prepared=prepared,
         )
-    saved = sys.stdout, sys.stdin, sys.__stdout__
-    sys.stdout = sys.__stdout__ = out
-    if stdin is not None:
-        sys.stdin = stdin
+    saved = sys.stdout, sys.stdin, sys.stderr
     # The program's module namespace, held only through this list so that at the end it can
     # become garbage exactly as __main__ does at interpreter exit.
     module = [{"__name__": "__main__", "__builtins__": __builtins__}]
     result: dict[str, Any] = {"status": "ok", "exception": None, "return_repr": None, "reason": ""}
     try:
         _run(job, prepared, tracer, result, module)
-    except OutputLimitExceeded as exc:
-        _fail(result, "output_limit", exc, "stdout cap reached; raise max_stdout_bytes to keep more")
     except OSError as exc:
         if exc.errno == errno.EFBIG:  # RLIMIT_FSIZE on fd 1 or a file (Python ignores SIGXFSZ)
             _fail(result, "output_limit", exc, "file-size limit reached writing output or a file")
@@ -140,39 +181,69 @@ def run_job(job: dict[str, Any], stdin: io.TextIOBase | None = None,
     finally:
         if tracer is not None:
             tracer.stop()
-        _like_interpreter_exit(out, result, module)
-        sys.stdout, sys.stdin, sys.__stdout__ = saved
+        _like_interpreter_exit(saved, result, module)
+        sys.stdout, sys.stdin, sys.stderr = saved
+        if tracer is not None and tap is not None:
+            tracer.flush_stdout()  # what the exit flushed
+    _check_stdout_cap(job, result)
     if tracer is not None:
+        tap.close()
         if tracer.stopped and result["status"] == "ok":
             result["status"] = tracer.stopped
             result["reason"] = (
                 f"recording stopped at {len(tracer.events)} events / {tracer.n_bytes} bytes; "
                 "the program ran to the end untraced"
             )
+            if tracer.stopped == "byte_budget" and event_bytes(job) < job.get("max_bytes", 0):
+                result["reason"] += (f" (--max-bytes {job['max_bytes']} is clamped to "
+                                     f"{TRANSPORT_MAX_BYTES}, what the sandbox's result channel carries)")
         result["events"] = tracer.events_compact() if job.get("compact") else tracer.events_as_dicts()
     else:
         result["events"] = []
-    result["stdout"] = out.getvalue()
     return result
 
 
-def _like_interpreter_exit(out: CapturedStdout, result: dict, module: list) -> None:
-    """What CPython does at exit and a program may rely on: run atexit handlers, flush a
-    replaced sys.stdout, then let the module namespace become garbage so buffered writers are
-    finalized with their globals intact (CP "FastIO" templates flush in IOBase.__del__)."""
+def _check_stdout_cap(job: dict, result: dict) -> None:
+    """More than max_stdout_bytes on fd 1 is `output_limit` (the file-size rlimit stops a runaway
+    writer earlier than the disk would); the caller keeps only the first max_stdout_bytes."""
+    try:
+        size = os.fstat(1).st_size
+    except OSError:
+        return
+    cap = job.get("max_stdout_bytes", 4_000_000)
+    if size > cap and result["status"] == "ok":
+        _fail(result, "output_limit", OutputLimitExceeded(f"stdout passed {cap} bytes"),
+              "stdout cap reached; raise max_stdout_bytes to keep more")
+
+
+def _like_interpreter_exit(saved: tuple, result: dict, module: list) -> None:
+    """What CPython's exit does, in its order, which a program may rely on: atexit handlers, a
+    flush of sys.stdout and sys.stderr (replaced ones included), then the module namespace becomes
+    garbage so buffered writers are finalized with their globals intact (CP "FastIO" templates
+    flush in IOBase.__del__); the real streams are flushed last, as their own finalizers would."""
     try:
         atexit._run_exitfuncs()
-        if sys.stdout is not out:
-            sys.stdout.flush()
+        _flush(sys.stdout, sys.stderr)
         namespace = module[0] if module else {}
         buffered = any(isinstance(v, io.IOBase) for v in namespace.values())
         module.clear()
         del namespace
         if buffered:  # a full collection is costly in a big process: only when a writer waits
             gc.collect()
+        _flush(saved[0], saved[2])
+    except OSError as exc:
+        if result["status"] == "ok":
+            status = "output_limit" if exc.errno == errno.EFBIG else "runtime_error"
+            _fail(result, status, exc, "error while flushing output at exit")
     except BaseException as exc:
         if result["status"] == "ok":
             _fail(result, "runtime_error", exc, "error while flushing output at exit")
+
+
+def _flush(*streams) -> None:
+    for stream in streams:
+        if stream is not None and not getattr(stream, "closed", False):
+            stream.flush()
 
 
 def _fail(result: dict, status: str, exc: BaseException, reason: str) -> None:

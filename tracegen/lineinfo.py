@@ -11,7 +11,8 @@ correctness.
 from __future__ import annotations
 
 import ast
-import dis  # at import time: the sandbox worker loads it once, not every forked child
+import dis
+import re  # at import time: the sandbox worker loads it once, not every forked child
 
 # Builtins that never mutate their arguments (they may call user __str__/__iter__ code, which is traced).
 PURE_CALLS = frozenset(
@@ -29,13 +30,37 @@ PURE_METHODS = frozenset(
 )
 
 
-def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]]]:
-    """(mutating line numbers, names declared `global` per function), from one parse."""
+# Calls that never write to stdout themselves (print and input do; user code they call is traced).
+QUIET_CALLS = PURE_CALLS - {"print", "input"}
+
+
+def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]], frozenset[int], dict]:
+    """(mutating line numbers, names declared `global` per function, lines that may write to
+    stdout, element stores per line), from one parse."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset(), {}
-    return mutating_lines(tree), global_writes(tree)
+        return frozenset(), {}, frozenset(), {}
+    return mutating_lines(tree), global_writes(tree), output_lines(tree), element_stores(tree)
+
+
+def output_lines(tree: ast.AST) -> frozenset[int]:
+    """Lines that may write to stdout: any call but the quiet builtins and pure methods (the tracer
+    reads new output back only after these; output from user code it calls is seen in its frames).
+
+    >>> sorted(output_lines(ast.parse("x = len([1])\\nprint(x)\\nw(x)\\n")))
+    [2, 3]
+    """
+    lines: set[int] = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Name) and f.id in QUIET_CALLS:
+                continue
+            if isinstance(f, ast.Attribute) and f.attr in PURE_METHODS:
+                continue
+            lines.update(range(n.lineno, (n.end_lineno or n.lineno) + 1))
+    return frozenset(lines)
 
 
 def mutating_lines(tree: ast.AST) -> frozenset[int]:
@@ -108,6 +133,123 @@ def global_writes(tree: ast.AST) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+# A program that may write to fd 1 other than through sys.stdout's text layer (its .buffer,
+# os.write, a second file object on fd 1, a replaced sys.stdout). Flushing sys.stdout after each
+# printing line would reorder such writes against the untraced run (where text waits in the
+# buffer until exit), so for these programs the tracer reads only what has reached fd 1.
+WRITES_PAST_STDOUT = re.compile(
+    r"buffer|os\.write|\bwrite\(\s*1\b|fileno|open\(\s*1\b|__stdout__|fdopen|stdout\s*=|\bos\b.*\bwrite")
+
+
+class ElementStore:
+    """A store into an element the tracer can name cheaply: `base[i][j] = v` (also augmented,
+    `del`), `base.append(x)` / `base.extend(xs)` (growth), `base.pop()` (shrink at the end).
+
+    `keys` are index expressions in a tiny pure language (`("name", n)`, `("const", v)`,
+    `("bin", op, a, b)`, `("neg", a)`, `("tuple", parts)`, `("sub", a, b)`), evaluated by
+    tracer.eval_key on ints, strings and builtin containers only, so no user code ever runs.
+    `late`: the line also rebinds a name the keys read, so they are evaluated after it only.
+    """
+
+    __slots__ = ("base", "keys", "op", "late", "one_name")
+
+    def __init__(self, base: str, keys: tuple, op: str, late: bool):
+        self.base, self.keys, self.op, self.late = base, keys, op, late
+        # `dp[i] = ...`, the common case, which the tracer takes by a shorter road
+        self.one_name = keys[0][1] if op == "set" and len(keys) == 1 and keys[0][0] == "name" else None
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%"}
+
+
+def _key(node: ast.AST):
+    """The tiny-language form of an index expression, or None when it is not cheap and pure."""
+    if isinstance(node, ast.Name):
+        return ("name", node.id)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, str, bool):
+        return ("const", node.value)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        a, b = _key(node.left), _key(node.right)
+        return None if a is None or b is None else ("bin", _BINOPS[type(node.op)], a, b)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        a = _key(node.operand)
+        return None if a is None else ("neg", a)
+    if isinstance(node, ast.Tuple) and isinstance(node.ctx, ast.Load):
+        parts = [_key(e) for e in node.elts]
+        return None if any(p is None for p in parts) else ("tuple", tuple(parts))
+    if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):
+        a, b = _key(node.value), _key(node.slice)
+        return None if a is None or b is None else ("sub", a, b)
+    return None
+
+
+def _key_names(key, out: set) -> set:
+    if key[0] == "name":
+        out.add(key[1])
+    elif key[0] == "tuple":
+        for p in key[1]:
+            _key_names(p, out)
+    elif key[0] != "const":
+        for p in key[1:]:
+            if isinstance(p, tuple):
+                _key_names(p, out)
+    return out
+
+
+def _target(node: ast.AST, op: str) -> ElementStore | None:
+    """`a[i][j]` as an ElementStore, or None when its base is no plain name or a key is not cheap."""
+    keys = []
+    while isinstance(node, ast.Subscript):
+        if isinstance(node.slice, ast.Slice):
+            return None
+        k = _key(node.slice)
+        if k is None:
+            return None
+        keys.append(k)
+        node = node.value
+    if not isinstance(node, ast.Name) or not keys:
+        return None
+    return ElementStore(node.id, tuple(reversed(keys)), op, False)
+
+
+def element_stores(tree: ast.AST) -> dict[int, tuple[ElementStore, ...]]:
+    """Per line, the element stores the tracer reports as element changes.
+
+    >>> [(s.base, s.keys, s.op) for s in element_stores(ast.parse("dp[i][w - 1] += 2"))[1]]
+    [('dp', (('name', 'i'), ('bin', '-', ('name', 'w'), ('const', 1))), 'set')]
+    """
+    out: dict[int, list[ElementStore]] = {}
+    for stmt in ast.walk(tree):
+        found: list[ElementStore | None] = []
+        if isinstance(stmt, ast.Assign):
+            found = [_target(t, "set") for t in stmt.targets]
+        elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) and stmt.value is not None:
+            found = [_target(stmt.target, "set")]
+        elif isinstance(stmt, ast.Delete):
+            found = [_target(t, "del") for t in stmt.targets]
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            f = stmt.value.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+                if f.attr in ("append", "extend"):
+                    found = [ElementStore(f.value.id, (), "grow", False)]
+                elif f.attr == "pop" and not stmt.value.args:
+                    found = [ElementStore(f.value.id, (), "shrink", False)]
+        else:
+            continue
+        found = [x for x in found if x is not None]
+        if not found or stmt.lineno != stmt.end_lineno:
+            continue  # (a store spread over lines: its line events are ambiguous; whole values)
+        rebound = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        for x in found:
+            names: set = set()
+            for k in x.keys:
+                _key_names(k, names)
+            x.late = bool(names & rebound)
+        out.setdefault(stmt.lineno, []).extend(found)
+    # a line with two statements that both touch one base: keep them all (evaluated in order)
+    return {line: tuple(v) for line, v in out.items()}
+
+
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL",
               "DELETE_FAST", "DELETE_NAME", "DELETE_DEREF", "DELETE_GLOBAL"}
 
@@ -151,10 +293,12 @@ class Prepared:
     analysing the program again.
     """
 
-    __slots__ = ("code", "mutating", "globals_by_func", "code_info", "error")
+    __slots__ = ("code", "mutating", "globals_by_func", "output_lines", "elements", "code_info", "error",
+                 "writes_past_stdout")
 
     def __init__(self, source: str, filename: str):
-        self.mutating, self.globals_by_func = analyse(source)
+        self.mutating, self.globals_by_func, self.output_lines, self.elements = analyse(source)
+        self.writes_past_stdout = bool(WRITES_PAST_STDOUT.search(source))
         self.code_info: dict = {}
         self.error: BaseException | None = None
         try:

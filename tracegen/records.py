@@ -13,7 +13,9 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+# 2: a change may name an element (`base`, `old`; `name` is then its path, `dp[3][4]`), and an
+#    event says when its changes take effect (`effects_at`)
+SCHEMA_VERSION = "2"
 
 KINDS = ("stdio", "function")
 LABELS = ("correct", "incorrect", "unknown")
@@ -36,12 +38,12 @@ class Solution:
     solution_id: str
     code: str
     label: str = "unknown"  # correct | incorrect | unknown
-
-
     origin: str = ""  # how it was made when not upstream, e.g. "mutant of ref: flipped comparison at line 4"
     # mutants: the first step where its trace departs from the original's on a failing test
     # {test_id, step, lineno, variable, original, mutant} (tracegen/mutants/divergence.py)
     divergence: dict[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class Test:
     __test__ = False  # not a pytest test class
@@ -54,9 +56,9 @@ class Test:
     # the entry point; the test passes when it raises nothing. Used where a benchmark's tests are
     # assertions that are not a plain `f(args) == value` (HumanEval's random loops, tolerances).
     check: str | None = None
-
-
     origin: str = ""  # where a test came from when not upstream, e.g. "fuzz:0" (tracegen/synth)
+
+
 @dataclass(slots=True)
 class Problem:
     problem_id: str
@@ -128,7 +130,11 @@ class Trace:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-CHANGE_TYPE = pa.struct([("name", pa.string()), ("value", pa.string()), ("elided", pa.bool_())])
+# A change of a variable: name == base, old null. A change of an element: name is its path with
+# concrete keys (`dp[3][4]`, `d['x']`), base the variable, old its text before the line (null when
+# it did not exist). value "<deleted>" means deleted.
+CHANGE_TYPE = pa.struct([("name", pa.string()), ("value", pa.string()), ("elided", pa.bool_()),
+                         ("base", pa.string()), ("old", pa.string())])
 EVENT_TYPE = pa.struct(
     [
         ("step", pa.int32()),
@@ -138,6 +144,9 @@ EVENT_TYPE = pa.struct(
         ("depth", pa.int32()),
         ("changes", pa.list_(CHANGE_TYPE)),
         ("value", pa.string()),
+        # the step at which this event's changes take effect: a line's come after the events of
+        # the calls it makes (which are listed after it), at its frame's next event
+        ("effects_at", pa.int32()),
     ]
 )
 

@@ -19,6 +19,8 @@ ATOM_TYPES = frozenset({int, float, bool, type(None), str, bytes, complex})
 # Values that are not program state worth narrating: code, modules, builtins.
 SKIP_TYPES = frozenset({FunctionType, BuiltinFunctionType, MethodType, ModuleType, type(print)})
 _NUMBERS = frozenset({int, float, bool, type(None)})
+_ATOMS_SET = frozenset({int, float, bool, type(None), str, bytes})
+_IMMUTABLE = _ATOMS_SET | {tuple}
 
 
 def render(value: object, budget: int = 120) -> tuple[str, bool]:
@@ -185,14 +187,19 @@ def visible_key(v, budget: int = 120):
     if n < 2:
         return None
     first = v[0]
-    if type(first) is list or type(first) is tuple:
+    if type(first) is list or (type(first) is tuple and len(first) > k):
         if len(first) <= k or set(map(type, first[:k])) - _NUMBERS:
             return None
         # a table: its text shows part of the first row only
         return (n, type(first), len(first), first, first[:k])
     head = v[:k]
-    if set(map(type, head)) - _NUMBERS:
-        return None
+    types = set(map(type, head))
+    if types - _NUMBERS:
+        # strings, and tuples of atoms (the `items = [(w, v), ...]` and `data = input().split()`
+        # of CP code) are immutable too: an equal head renders the same
+        if types - _IMMUTABLE or (tuple in types and not all(
+                type(x) is not tuple or set(map(type, x)) <= _ATOMS_SET for x in head)):
+            return None
     return (n, head)
 
 

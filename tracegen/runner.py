@@ -18,9 +18,8 @@ PYTHON_VERSION = platform.python_version()
 
 
 def stdin_text(test_input: str) -> str:
-    """Stdin as the program should see it: LF line ends and a final newline (CodeContests tests
-    lost theirs upstream, and `input()` on a last line without one still works, but
-    `sys.stdin.readline()`-based parsers that strip the last char would not)."""
+    """Stdin as a prompt shows it: LF line ends and a final newline. (The sandbox hands the program
+    the test's input byte for byte; the loaders of sets that lost final newlines add them.)"""
     text = test_input.replace("\r\n", "\n")
     return text if text.endswith("\n") or not text else text + "\n"
 
@@ -40,7 +39,7 @@ def make_job(problem: Problem, solution: Solution, test: Test, limits: Limits, t
     job.update(
         kind=problem.kind,
         code=solution.code,
-        input=stdin_text(test.input) if problem.kind == "stdio" else test.input,
+        input=test.input,  # byte for byte, as plain `python3 main.py < in.txt` reads it
         entry_point=problem.entry_point,
         check=test.check,
         trace=trace,

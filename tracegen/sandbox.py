@@ -178,10 +178,7 @@ class Sandbox:
                     child.get("events", []), list):
                 return {"status": "sandbox_violation", "reason": "malformed result from the sandboxed child",
                         "stderr": result.get("stderr", "")}
-            fd1 = result.pop("fd1", "")
-            child.update(result)
-            if fd1:
-                child["stdout"] = (child.get("stdout") or "") + fd1
+            child.update(result)  # stdout and stderr: what fds 1 and 2 got, read by the worker
             return child
         return result
 

@@ -3,10 +3,16 @@
 Conventions (the narrators and the verifier rely on them):
 - Only frames whose code was compiled with filename USER_FILENAME are traced; library frames cost
   one cheap call event and are then left alone.
-- An event is (step, event, lineno, func, depth, changes, value). `changes` of a `line` event are
-  the effects of running that line: the tracer attaches them once the frame reaches its next
-  event, so "line 4: total becomes 15" reads naturally. A `call` event's changes are the arguments.
-- `<stdout>` is a pseudo-variable: its change holds the text a line printed.
+- An event is (step, event, lineno, func, depth, changes, value, effects_at). `changes` of a
+  `line` event are the effects of running that line: the tracer attaches them once the frame
+  reaches its next event, so "line 4: total becomes 15" reads naturally. ORDER OF EFFECTS: the
+  events of the calls a line makes come after the line's own event, yet its changes happen after
+  those calls return; `effects_at` is the step at which they take effect (the frame's next event;
+  step + 1 when the line calls nothing traced). A `call` event's changes are the arguments, at once.
+- A change is (name, text, elided) for a variable, or (path, text, elided, base, old) for an
+  element of a container (`dp[3][4]`, see elements.py); both kinds may come from one line.
+- `<stdout>` is a pseudo-variable: its change holds the text a line printed (read back from the
+  file fd 1 points at, after lines that may write; see harness.StdoutTap).
 - Budgets stop *recording*, never the program: past `max_events` or `max_bytes` every frame's
   tracing is switched off and the program runs on untraced, so its output stays true.
 """
@@ -18,6 +24,8 @@ import sys
 import threading
 from typing import Any, Callable
 
+from .elements import after as elements_after
+from .elements import before as elements_before
 from .lineinfo import CodeInfo, Prepared
 from .render import ATOM_TYPES, SKIP_TYPES, render, same_visible, visible_key
 
@@ -30,7 +38,7 @@ _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable
 
 class _FrameState:
     __slots__ = ("snap", "conts", "keys", "last", "epoch", "xepoch", "depth", "globals_watched", "func",
-                 "info", "prev_line")
+                 "info", "prev_line", "pend")
 
     def __init__(self, depth: int, func: str, globals_watched: frozenset[str], info: CodeInfo):
         self.snap: dict[str, tuple[Any, str, bool]] = {}  # name -> (object, text, is atom)
@@ -44,6 +52,7 @@ class _FrameState:
         self.func = func
         self.info = info
         self.prev_line: int | None = None  # None: next diff scans every name
+        self.pend: list | None = None  # element stores of the line now running (elements.before)
 
 
 class Tracer:
@@ -61,19 +70,19 @@ class Tracer:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.repr_chars = repr_chars
-        self.stdout = stdout  # CapturedStdout: `.n` chars written, `.take_new()`
+        self.stdout = stdout  # harness.StdoutTap: `.take_new()` is what fd 1 got since last time
         self.events: list[tuple] = []
         self.n_bytes = 0
         self.stopped: str | None = None  # None | "event_budget" | "byte_budget"
         if prepared is None:
             prepared = Prepared(source, USER_FILENAME)
         self._mutating, self._globals_by_func = prepared.mutating, prepared.globals_by_func
+        self._output_lines, self._elements = prepared.output_lines, prepared.elements
         self._epoch = [0]  # bumped by every line that may mutate a container in place
         self._xepoch = [0]  # bumped by every line that rebinds a name of another frame
         self._code_info: dict[Any, CodeInfo] = dict(prepared.code_info)
         self._depths: dict[int, int] = {}  # id(frame) -> depth, for frames now running
         self._suspended: dict[Any, _FrameState] = {}  # generator frames between resumes
-        self._stdout_pos = 0
         self._gc_threshold: tuple[int, ...] | None = None
 
     # -- installation -------------------------------------------------------------------------
@@ -95,7 +104,7 @@ class Tracer:
             self._gc_threshold = None
         self._suspended.clear()  # drop our references to the program's objects
         if self.stdout is not None:
-            self._flush_stdout()
+            self.flush_stdout()
 
     def _budget_hit(self, reason: str) -> None:
         self.stopped = reason
@@ -159,6 +168,8 @@ class Tracer:
         out = self.stdout
         max_events = self.max_events
         max_bytes = self.max_bytes
+        output = self._output_lines
+        elements = self._elements
 
         def local(frame, event, arg):
             if self.stopped:
@@ -166,7 +177,7 @@ class Tracer:
                 return None
             prev = fs.prev_line
             if (event != "line" or prev is None or fs.xepoch != xepoch[0] or fs.epoch != epoch[0]
-                    or fs.globals_watched or (out is not None and out.n != self._stdout_pos)):
+                    or fs.globals_watched or (out is not None and prev in output)):
                 # the general path: first event, possible mutations, output, globals...
                 if event == "line":
                     event_fn(frame, fs, "line", None)
@@ -205,10 +216,12 @@ class Tracer:
             if lineno in mutating:
                 epoch[0] += 1
                 fs.epoch = epoch[0] - 1  # our own line: we diff its containers at the next event
+                if lineno in elements:
+                    fs.pend = elements_before(elements[lineno], loc, frame.f_globals, budget)
             if lineno in cross:
                 xepoch[0] += 1
             fs.prev_line = None if lineno in full else lineno
-            events.append((len(events), "line", lineno, fs.func, fs.depth, changes, None))
+            events.append([len(events), "line", lineno, fs.func, fs.depth, changes, None])
             fs.last = changes
             self.n_bytes += 32
             if len(events) >= max_events:
@@ -234,13 +247,16 @@ class Tracer:
             self._depths.pop(id(frame), None)
         lineno = frame.f_lineno
         if kind == "line":
+            if lineno in self._elements:
+                fs.pend = elements_before(self._elements[lineno], frame.f_locals, frame.f_globals,
+                                          self.repr_chars)
             if lineno in self._mutating:
                 self._epoch[0] += 1
             if lineno in fs.info.cross_lines:
                 self._xepoch[0] += 1
             fs.prev_line = None if lineno in fs.info.full_lines else lineno
         events = self.events
-        events.append((len(events), kind, lineno, fs.func, fs.depth, changes, value))
+        events.append([len(events), kind, lineno, fs.func, fs.depth, changes, value])
         fs.last = changes
         self.n_bytes += 32 + (len(value) if value else 0)
         if len(events) >= self.max_events:
@@ -281,13 +297,19 @@ class Tracer:
         fs.xepoch = self._xepoch[0]
         if fs.globals_watched:
             self._check_globals(frame, fs, loc, changes, budget)
-        if self.stdout is not None and self.stdout.n != self._stdout_pos:
+        if fs.pend is not None:
+            elems = elements_after(fs.pend, loc, frame.f_globals, budget, snap, fs.conts)
+            fs.pend = None
+            for c in elems:
+                self.n_bytes += len(c[3]) + len(c[4] or "") + 8
+            changes.extend(elems)
+        if self.stdout is not None and fs.prev_line in self._output_lines:
             piece = self.stdout.take_new()
-            self._stdout_pos = self.stdout.n
-            text, elided = render(piece, max(budget, 400))
-            changes.append((STDOUT_NAME, text, elided))
-        for name, text, _ in changes:
-            self.n_bytes += len(name) + len(text) + 8
+            if piece:
+                text, elided = render(piece, max(budget, 400))
+                changes.append((STDOUT_NAME, text, elided))
+        for c in changes:
+            self.n_bytes += len(c[0]) + len(c[1]) + 8
         return changes
 
     def _check(self, name, v, s, snap, fs, changes, budget) -> None:
@@ -353,33 +375,26 @@ class Tracer:
                 changes.append((name, text, elided))
             snap[key] = (v, text, type(v) in ATOM_TYPES)
 
-    def _flush_stdout(self) -> None:
-        # Output printed by the last line of the program: attach to the last event.
-        if self.stdout.n != self._stdout_pos and self.events and not self.stopped:
+    def flush_stdout(self) -> None:
+        # Output printed by the last line of the program (or flushed at exit): the last event's.
+        if self.events and not self.stopped:
             piece = self.stdout.take_new()
-            self._stdout_pos = self.stdout.n
-            text, elided = render(piece, max(self.repr_chars, 400))
-            self.events[-1][5].append((STDOUT_NAME, text, elided))
+            if piece:
+                text, elided = render(piece, max(self.repr_chars, 400))
+                self.events[-1][5].append((STDOUT_NAME, text, elided))
 
     # -- output ----------------------------------------------------------------------------------
     def events_compact(self) -> list[list]:
-        """Events as plain lists: about a third of the JSON of dicts, for the sandbox pipe."""
-        return [[step, kind, lineno, func, depth, [list(c) for c in changes], value]
-                for step, kind, lineno, func, depth, changes, value in self.events]
+        """Events as plain lists (about a third of the JSON of dicts, for the sandbox pipe), each
+        ending with its effects_at."""
+        events = self.events
+        if events and len(events[0]) == 7:
+            for e, at in zip(events, effects_at(events)):
+                e.append(at)
+        return events
 
     def events_as_dicts(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "step": step,
-                "event": kind,
-                "lineno": lineno,
-                "func": func,
-                "depth": depth,
-                "changes": [{"name": n, "value": v, "elided": e} for n, v, e in changes],
-                "value": value,
-            }
-            for step, kind, lineno, func, depth, changes, value in self.events
-        ]
+        return [event_dict(e) for e in self.events_compact()]
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -389,8 +404,34 @@ def _safe_str(exc: BaseException) -> str:
         return "<unprintable>"
 
 
+def effects_at(events: list) -> list[int]:
+    """For each event, the step at which its changes take effect: a call's at once, any other
+    event's at the next event of its frame, which is the next one no deeper than it (the events
+    in between are the calls it made); len(events) when the program ended first."""
+    n = len(events)
+    out = [n] * n
+    waiting: list[int] = []  # events whose frame has not had its next event yet, depths rising
+    for i, e in enumerate(events):
+        d = e[4]
+        while waiting and events[waiting[-1]][4] >= d:
+            out[waiting.pop()] = i
+        if e[1] == "call":
+            out[i] = i
+        else:
+            waiting.append(i)
+    return out
+
+
+def change_dict(c) -> dict[str, Any]:
+    """A change tuple as the Trace change struct: a variable's has base == name and no old."""
+    if len(c) == 3:
+        return {"name": c[0], "value": c[1], "elided": c[2], "base": c[0], "old": None}
+    return {"name": c[0], "value": c[1], "elided": c[2], "base": c[3], "old": c[4]}
+
+
 def event_dict(e: list) -> dict[str, Any]:
     """One compact event (events_compact) as the Trace.events struct."""
-    step, kind, lineno, func, depth, changes, value = e
+    step, kind, lineno, func, depth, changes, value = e[:7]
     return {"step": step, "event": kind, "lineno": lineno, "func": func, "depth": depth,
-            "changes": [{"name": n, "value": v, "elided": el} for n, v, el in changes], "value": value}
+            "changes": [change_dict(c) for c in changes], "value": value,
+            "effects_at": e[7] if len(e) > 7 else step + 1}

@@ -2,7 +2,9 @@
 
 It runs inside the jail (bubblewrap) when there is one, imports everything once, then forks a
 fresh child per job. The child puts itself in its own process group and temp directory, points
-fds 0/1/2 at files there, sets rlimits, drops to an unprivileged uid where it can, and only then
+fds 0/1/2 at files there (stdin written byte for byte, never normalised), makes sys.stdin/stdout/
+stderr the streams CPython's start-up would make of them (harness.real_std_streams), sets
+rlimits, drops to an unprivileged uid where it can, and only then
 runs the user's program (harness.run_job). Forking a warm interpreter costs about a millisecond,
 so the sandbox stays cheap enough for hundreds of traces per second.
 
@@ -25,7 +27,7 @@ from typing import Any
 
 # Imported here, before any fork, so children never need to read files after dropping privileges.
 from . import harness  # noqa: F401
-from .harness import run_job
+from .harness import buffer_allowance, real_std_streams, result_bytes, run_job
 from .lineinfo import Prepared
 from .tracer import USER_FILENAME
 
@@ -86,8 +88,10 @@ def main() -> None:
 def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[str, Any], bytes]:
     """Run one job in a fresh child; returns (header, the child's raw JSON result or b"")."""
     os.makedirs(workdir, mode=0o700)
-    with open(os.path.join(workdir, "stdin.txt"), "w", encoding="utf-8", newline="") as f:
-        f.write(job["input"] if job["kind"] == "stdio" else "")
+    with open(os.path.join(workdir, "stdin.txt"), "wb") as f:
+        # byte for byte: CRLF, lone CR and a missing final newline stay; bytes that are not UTF-8
+        # arrive as the surrogate escapes a loader that read them with surrogateescape made
+        f.write((job["input"] if job["kind"] == "stdio" else "").encode("utf-8", "surrogateescape"))
     if drop:
         os.chown(workdir, NOBODY, NOBODY)
     prepared = _prepared(job["code"])
@@ -104,10 +108,10 @@ def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[st
     _kill_leftovers(pid, drop)
     wall_ms = (time.monotonic() - t0) * 1000
     stderr = _read_capped(os.path.join(workdir, "stderr.txt"), 8000)
-    fd1 = _read_capped(os.path.join(workdir, "fd1.txt"), job["max_stdout_bytes"])
+    stdout = _read_capped(os.path.join(workdir, "fd1.txt"), job["max_stdout_bytes"])
     header, payload = _classify(data, wstatus, timed_out, too_big, job, stderr)
     header["stderr"] = stderr
-    header["fd1"] = fd1  # os.write(1, ...) bypasses sys.stdout; the parent appends it
+    header["stdout"] = stdout  # all fd 1 got: sys.stdout, os.write(1, ...), open(1, "w")...
     header["wall_ms"] = wall_ms
     return header, payload
 
@@ -148,10 +152,9 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
             os.setuid(NOBODY)
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"})
-        sys.stdin = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
+        real_std_streams()
         result = run_job({**job, "compact": True}, prepared=prepared)
-        data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+        data = result_bytes(result, RESULT_CAP - (1 << 20))
         os.write(w, struct.pack(">I", len(data)))
         view = memoryview(data)
         while view:
@@ -168,7 +171,7 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
 
 
 def _set_limits(job: dict[str, Any], drop: bool) -> None:
-    mem = job["memory_mb"] * 1024 * 1024
+    mem = job["memory_mb"] * 1024 * 1024 + buffer_allowance(job)  # the program keeps its memory_mb
     cpu = int(job["timeout_s"]) + 1
     limits = [
         (resource.RLIMIT_AS, mem),
@@ -284,6 +287,27 @@ def _classify(data: bytes, wstatus: int, timed_out: bool, too_big: bool, job: di
 
 def _status(status: str, reason: str) -> tuple[dict[str, Any], bytes]:
     return {"status": status, "reason": reason}, b""
+
+
+def run_forked(job: dict[str, Any]) -> dict[str, Any]:
+    """One job in a forked child of this process, as the worker runs it but with no jail and no
+    uid drop; returns what Sandbox.run would (events as dicts). For tests and benchmarks."""
+    import tempfile
+    from dataclasses import asdict
+
+    from .records import Limits
+    from .tracer import event_dict
+
+    full = {**asdict(Limits()), "entry_point": "", "check": None, "trace": True, **job}
+    workdir = os.path.join(tempfile.gettempdir(), f"selfexec-local-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        header, payload = run_in_child(full, workdir, False)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = json.loads(payload) if payload else {}
+    result.update(header)
+    result["events"] = [event_dict(e) for e in result.get("events") or []]
+    return result
 
 
 if __name__ == "__main__":

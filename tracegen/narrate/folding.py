@@ -25,6 +25,15 @@ from .code_facts import COMPREHENSIONS, CodeFacts
 STDOUT = "<stdout>"
 
 
+def told(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes a narration tells: a container changed element by element (`dp[3][4]`, an
+    element change: name != base) is told by its elements, not as the whole value again."""
+    bases = {c["base"] for c in changes if c.get("base") not in (None, c["name"])}
+    if not bases:
+        return changes
+    return [c for c in changes if c["name"] not in bases]
+
+
 @dataclass(slots=True)
 class Item:
     """One event of a frame, with the frames called while it ran."""

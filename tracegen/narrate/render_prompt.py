@@ -29,7 +29,7 @@ from typing import Any
 
 from ..records import Trace
 from .code_facts import CodeFacts, code_facts
-from .folding import STDOUT, Entry, fold, shown_events, truncate_middle
+from .folding import STDOUT, Entry, fold, shown_events, told, truncate_middle
 from .markup import fenced, inline
 from .tokens import TokenCounter
 
@@ -160,7 +160,7 @@ def listing(entries: list[Entry], events: list[dict[str, Any]], kind: str) -> st
 
 def _changes(changes: list[dict[str, Any]]) -> str:
     parts = []
-    for c in changes:
+    for c in told(changes):
         if c["name"] == STDOUT:
             parts.append(f"prints {c['value']}")
         elif c["value"] == "<deleted>":

@@ -22,7 +22,7 @@ from typing import Any
 from ..records import Trace
 from . import phrases as P
 from .code_facts import COMPREHENSIONS, CodeFacts, code_facts
-from .folding import STDOUT, Entry, fold, shown_events, truncate_middle
+from .folding import STDOUT, Entry, fold, shown_events, told, truncate_middle
 from .markup import inline
 from .output import output_block
 from .records import Narration
@@ -129,8 +129,12 @@ class _Prose:
     def changes(self, depth: int, changes: list[dict[str, Any]]) -> str:
         parts = []
         st = self.state.setdefault(depth, {})
+        telling = {id(c) for c in told(changes)}
         for c in changes:
             if c["name"] == STDOUT:
+                continue
+            if id(c) not in telling:  # a whole value its elements tell
+                st[c["name"]] = c["value"]
                 continue
             if c["value"] == "<deleted>":
                 parts.append(P.DELETED.format(x=inline(c["name"])))
