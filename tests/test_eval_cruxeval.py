@@ -115,3 +115,18 @@ def test_data_as_parquet_and_as_a_dataset_folder(shared_data, tmp_path, executor
         problems = load_benchmark(str(data))
         assert [p.problem_id for p in problems][:2] == ["cruxeval/sample_0", "cruxeval/sample_1"]
         assert evaluate(problems, OracleModel(executor), executor=executor)["pass@1"] == 1.0
+
+
+def test_an_endpoint_that_is_down_fails_in_one_line_and_writes_nothing(tmp_path, shared_data):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "r.json"
+    run = subprocess.run([*CLI, "eval", "cruxeval", "--data", str(shared_data / "cruxeval" / "cruxeval.jsonl"),
+                          "--max-items", "3", "--model", "m", "--base-url", f"http://127.0.0.1:{port}/v1",
+                          "--cache", str(tmp_path / "c.sqlite"), "--out", str(out)], capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    assert "requests to" in run.stderr and "rerun the same command" in run.stderr
+    assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1 and not out.exists()
