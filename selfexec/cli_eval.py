@@ -59,6 +59,12 @@ def _guarded(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         raise typer.Exit(1)
 
 
+def _progress(what: str):
+    from selfexec.cli import _progress as bar  # the stages' progress bar (transient; silent when piped)
+
+    return bar(what)
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -160,10 +166,12 @@ def solve(
     settings = _settings(model, base_url, api_key_env, cache, temperature, top_p, max_tokens, concurrency, timeout,
                          device, batch_size)
     png = plot or (out.with_suffix(".png") if out else None)
-    result = _guarded(lambda: run_solve([str(p) for p in problems], settings, tuple(strategy),
-                                        str(candidates) if candidates else None, k=k, max_turns=max_turns, seed=seed,
-                                        max_problems=max_problems, workers=workers, judge_all=judge_all,
-                                        plot=str(png) if png else None, timeout_s=run_timeout))
+    with _progress("solving") as update:
+        result = _guarded(lambda: run_solve([str(p) for p in problems], settings, tuple(strategy),
+                                            str(candidates) if candidates else None, k=k, max_turns=max_turns,
+                                            seed=seed, max_problems=max_problems, workers=workers,
+                                            judge_all=judge_all, plot=str(png) if png else None,
+                                            timeout_s=run_timeout, on_progress=update))
     rows = [(s, r) for s, r in result["strategies"].items()]
     if result.get("candidates"):
         rows.append(("(every candidate)", {"pass@1": result["candidates"]["pass@1"], "n": result["n"]}))

@@ -32,7 +32,8 @@ def run_output_prediction(paths: list[str], settings: ModelSettings, n: int = 1,
 
 def run_solve(paths: list[str], settings: ModelSettings, strategies: tuple[str, ...], candidates: str | None = None,
               k: int = 10, max_turns: int = 2, seed: int = 0, max_problems: int | None = None, workers: int = 2,
-              judge_all: bool = False, plot: str | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
+              judge_all: bool = False, plot: str | None = None, timeout_s: float = 10.0,
+              on_progress: Any = None) -> dict[str, Any]:
     from .candidates import load_candidates
     from .solve import solve
 
@@ -41,7 +42,7 @@ def run_solve(paths: list[str], settings: ModelSettings, strategies: tuple[str, 
     with Executor(workers, timeout_s=timeout_s) as ex:
         model = load_model(settings, ex)
         result = solve(problems, model, ex, strategies, cands, k=k, max_turns=max_turns, seed=seed,
-                       judge_all=judge_all)
+                       judge_all=judge_all, on_progress=on_progress)
         result["candidates_file"] = candidates
         result["max_turns"] = max_turns
         _stamp(result, paths, settings, model)

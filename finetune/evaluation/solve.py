@@ -19,6 +19,7 @@ the statement shows (`Test.public`) and that carry an expected output.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,8 +175,9 @@ class Solver:
 
 def solve(problems: list[Problem], model: Model, executor: Executor, strategies: tuple[str, ...],
           candidates: dict[str, list[str]] | None = None, k: int = 10, max_turns: int = 2, seed: int = 0,
-          judge_all: bool = False) -> dict[str, Any]:
-    """Run each strategy on each problem and judge the chosen programs on all tests; see the module doc."""
+          judge_all: bool = False, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run each strategy on each problem and judge the chosen programs on all tests; see the module doc.
+    `on_progress(done, total)` is called after each problem."""
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad or not strategies:
         raise UserError(f"unknown strategy {bad[0] if bad else ''!r}: use one or more of {', '.join(STRATEGIES)}")
@@ -192,12 +194,14 @@ def solve(problems: list[Problem], model: Model, executor: Executor, strategies:
         raise UserError("no problem has a candidate program")
     choices: dict[str, list[Choice]] = {s: [] for s in strategies}
     counts: list[tuple[int, int]] = []
-    for problem, codes in todo:
+    for done, (problem, codes) in enumerate(todo, 1):
         for s in strategies:
             c = solver.choose(s, problem, codes)
             choices[s].append(solver.judge(problem, c, first=codes[0] if s == "self-fix" else None))
         if judge_all:
             counts.append((len(codes), solver.judge_all(problem, codes)))
+        if on_progress:
+            on_progress(done, len(todo))
     return summarize(choices, counts, len(todo), k, seed, model.name)
 
 
