@@ -73,7 +73,8 @@ def test_retries_429_and_5xx_then_succeeds(tmp_path):
 
 
 @pytest.mark.parametrize("code,status,attempts", [(500, "server_error", 3), (429, "rate_limited", 3),
-                                                  (400, "request_error", 1), (404, "request_error", 1)])
+                                                  (400, "request_error", 1), (404, "not_found", 1),
+                                                  (401, "auth_error", 1), (403, "auth_error", 1)])
 def test_gives_up_with_a_status_and_retries_only_transient(code, status, attempts, tmp_path):
     cache = RequestCache(tmp_path / "c.sqlite")
     with FakeChatServer(lambda n, body: ("status", code)) as server:
@@ -87,7 +88,7 @@ def test_gives_up_with_a_status_and_retries_only_transient(code, status, attempt
 def test_garbage_body_is_a_row_not_a_crash():
     with FakeChatServer(lambda n, body: ("garbage",)) as server:
         rows = _narrator(server, max_retries=0).narrate_batch(_traces(2))
-    assert all(r.status == "request_error" and r.reason for r in rows)
+    assert all(r.status == "bad_response" and r.reason for r in rows)
 
 
 def test_timeouts_are_bounded_and_retried():

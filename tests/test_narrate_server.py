@@ -123,7 +123,7 @@ def test_real_server_rows_cache_and_a_server_that_dies(tmp_path):
         th.join(60)
         assert not th.is_alive(), "the stage hung after the server died"
         assert isinstance(outcome[0], NarrateIncomplete), outcome
-        assert "Rerun the same command" in str(outcome[0])
+        assert "rerun the same command" in str(outcome[0])
         rows = _rows(run)
         failed = [r for r in rows if r.status in TRANSPORT_FAILURES]
         assert failed and all(r.reason for r in failed)

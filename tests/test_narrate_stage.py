@@ -73,7 +73,7 @@ def test_openai_stage_dead_endpoint_then_rerun_asks_only_for_the_failed(tmp_path
         assert server.requests == 5
     with pytest.raises(ConfigError):  # max_traces changed what the run holds: refused without --overwrite
         run_narrate_stage(cfg(url))
-    with pytest.raises(NarrateIncomplete, match="Rerun the same command") as err:
+    with pytest.raises(NarrateIncomplete, match="rerun the same command") as err:
         run_narrate_stage(NarrateConfig(**{**cfg(url).__dict__, "overwrite": True}))
     assert err.value.stats["by_status"].get("connection_error", 0) + err.value.stats["by_status"].get("aborted", 0) == 5
     rows = _rows(run)
@@ -105,4 +105,4 @@ def test_cli_narrate_prints_a_summary(tmp_path):
     res = CliRunner().invoke(app, ["narrate", str(run), "--narrator", "openai", "--base-url", dead, "--model", "m",
                                    "--overwrite"])
     assert res.exit_code == 1, res.output
-    assert "Rerun the same command" in res.output and "connection_error" in res.output
+    assert "rerun the same command" in res.output and "connection_error" in res.output

@@ -5,7 +5,9 @@ serve`, hosted APIs), with `openai.AsyncOpenAI`.
 - Retries with exponential backoff and jitter on 429, 5xx and timeouts only; a Retry-After
   header is honoured up to `max_backoff_s`. Other 4xx and connection errors are not retried:
   the first is our fault, the second means the server is gone (many in a row abort the rest of
-  the batch, so a dead endpoint costs seconds, not hours).
+  the batch, so a dead endpoint costs seconds, not hours). A refused key (401/403), a 404 (wrong
+  URL or model) and an answer that is not a chat completion get their own statuses, which a plain
+  rerun of the stage retries once the setting is fixed.
 - Every attempt is bounded by `timeout_s` twice over (the HTTP client's timeout and an
   asyncio deadline that also covers a server trickling bytes), so nothing hangs.
 - Answers are cached (cache.py) before they are parsed: a rerun sends zero requests for them.
@@ -207,8 +209,8 @@ def _answer(resp: Any, latency_ms: float) -> dict[str, Any]:
         if text is not None and not isinstance(text, str):
             raise TypeError(f"message content is a {type(text).__name__}")
     except (AttributeError, IndexError, TypeError, KeyError) as exc:
-        raise _Transport("request_error", f"the endpoint answered with something that is not a chat "
-                                          f"completion ({type(exc).__name__}: {exc})", retry=False) from exc
+        raise _Transport("bad_response", f"the endpoint answered with something that is not a chat "
+                                         f"completion ({type(exc).__name__}: {exc})", retry=False) from exc
     usage = getattr(resp, "usage", None)
     return {
         "text": text or "",
@@ -233,12 +235,16 @@ def _classify(exc: BaseException) -> _Transport:
         if code >= 500:
             return _Transport("server_error", f"{code} from the endpoint: {_msg(exc)}", retry=True,
                               retry_after=_retry_after(exc))
+        if code in (401, 403):  # a rerun retries these rows once the key is fixed
+            return _Transport("auth_error", f"{code} from the endpoint: {_msg(exc)}", retry=False)
+        if code == 404:  # a wrong --base-url or --model: also retried once fixed
+            return _Transport("not_found", f"404 from the endpoint: {_msg(exc)}", retry=False)
         return _Transport("request_error", f"{code} from the endpoint: {_msg(exc)}", retry=False)
     if isinstance(exc, openai.APIConnectionError):
         return _Transport("connection_error", f"cannot reach the endpoint: {_msg(exc)}", retry=False)
     if isinstance(exc, (openai.APIError, ValueError)):
         # a 200 whose body is not a chat completion (APIResponseValidationError, bad JSON)
-        return _Transport("request_error", f"unusable answer: {type(exc).__name__}: {_msg(exc)}", retry=False)
+        return _Transport("bad_response", f"unusable answer: {type(exc).__name__}: {_msg(exc)}", retry=False)
     raise exc
 
 

@@ -16,6 +16,9 @@ and `reason` says the rest in words:
   rate_limited | server_error | timeout | connection_error
                      transport failures left after the retries (429 / 5xx / timeouts) or at once
                      (connection refused or reset); never cached, so a rerun asks again
+  auth_error         the endpoint refused the API key (401 / 403); a rerun asks again
+  not_found          404: a wrong base URL or model name; a rerun asks again
+  bad_response       a 200 whose body is not a chat completion (not an OpenAI-compatible server)
   aborted            not sent: the endpoint had just failed many requests in a row
 """
 
@@ -27,10 +30,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..schema import arrow_schema
+
 SCHEMA_VERSION = "1"
 
 PARSE_FAILURES = ("no_output_block", "bad_output")
-TRANSPORT_FAILURES = ("rate_limited", "server_error", "timeout", "connection_error", "aborted")
+# the statuses a plain rerun of the stage retries (the endpoint or its settings were at fault)
+TRANSPORT_FAILURES = ("rate_limited", "server_error", "timeout", "connection_error", "auth_error", "not_found",
+                      "bad_response", "aborted")
 STATUSES = ("ok", *PARSE_FAILURES, "prompt_too_long", "no_output", "request_error", "generation_error",
             *TRANSPORT_FAILURES)
 
@@ -82,32 +89,7 @@ def meta_dict(value: Any) -> dict[str, str]:
             for x in value}
 
 
-NARRATION_SCHEMA = pa.schema(
-    [
-        ("trace_id", pa.string()),
-        ("narrator", pa.string()),
-        ("model", pa.string()),
-        ("revision", pa.string()),
-        ("prompt_sha", pa.string()),
-        ("text", pa.string()),
-        ("predicted_output", pa.string()),
-        ("status", pa.string()),
-        ("reason", pa.string()),
-        ("problem_id", pa.string()),
-        ("solution_id", pa.string()),
-        ("test_id", pa.string()),
-        ("kind", pa.string()),
-        ("tokens_in", pa.int32()),
-        ("tokens_out", pa.int32()),
-        ("latency_ms", pa.float64()),
-        ("cached", pa.bool_()),
-        ("finish_reason", pa.string()),
-        ("folded", pa.bool_()),
-        ("events_shown", pa.int32()),
-        ("meta", META_TYPE),
-    ],
-    metadata={"selfexec.record": "Narration", "selfexec.schema_version": SCHEMA_VERSION},
-)
+NARRATION_SCHEMA = arrow_schema(Narration, SCHEMA_VERSION, meta=META_TYPE)
 
 
 def narrations_to_table(rows: list[Narration]) -> pa.Table:

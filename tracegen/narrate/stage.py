@@ -37,8 +37,9 @@ from typing import Any, Callable
 import pyarrow.parquet as pq
 import yaml
 
+from .. import layout
 from ..engine import ShardContext, counter_dict, merged_shard_stats, run_shards
-from ..errors import UserError
+from ..errors import PipelineError, UserError
 from ..records import trace_from_row, write_parquet_atomic
 from ..reuse import NarrationReuse, ReuseError, reuse_files
 from .import_narrator import ImportFileError, file_sha256, import_settings, import_shard, plan_import
@@ -52,8 +53,9 @@ class ConfigError(UserError):
     """A setting is wrong; the message says which and what to change."""
 
 
-class NarrateIncomplete(RuntimeError):
-    """Some requests failed for transport reasons; their rows are written, a rerun retries them."""
+class NarrateIncomplete(PipelineError):
+    """Requests failed for transport or endpoint reasons (or most rows failed for one reason); the
+    rows are written with those statuses and the message names the cause in one line."""
 
     def __init__(self, message: str, stats: dict[str, Any]):
         super().__init__(message)
@@ -84,6 +86,7 @@ class NarrateConfig:
     overwrite: bool = False  # drop this run's narrations (not the cache) and start over
     reuse: str | None = None  # an earlier run or dataset folder: its fitting narrations are taken as they are
     input: str | None = None  # import: a JSONL file of narrations made elsewhere (import_narrator.py)
+    allow_partial: bool = False  # narrate the traces of a trace stage that stopped part-way
 
     def validate(self) -> None:
         if self.narrator not in NARRATORS:
@@ -171,6 +174,13 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
     Raises NarrateIncomplete (after writing rows and stats) when requests failed in transport."""
     cfg.validate()
     run = Path(cfg.run)
+    layout.lock_run(run)
+    layout.require_complete(run, "trace", "narrate", f"selfexec trace ... --out {run}", cfg.allow_partial)
+    with layout.disk_errors(STAGE, run):
+        return _run(cfg, run, on_progress)
+
+
+def _run(cfg: NarrateConfig, run: Path, on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
     files = trace_files(run)
     plan = None
     if cfg.narrator == "import":  # the whole file is read and checked before anything is written
@@ -182,6 +192,7 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
     _check_same_settings(run, cfg, import_settings(cfg.model, plan.sha256) if plan is not None else None)
     for sub in ("narrations", "stats", "logs"):
         (run / sub).mkdir(parents=True, exist_ok=True)
+    layout.stage_started(run, STAGE)
     reuse = None
     if plan is not None:
         total, workers = plan.rows, 1  # nothing to compute: writing the rows is quick
@@ -213,16 +224,54 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
         stats["warnings"] = ["no --tokenizer: prompt budgets were estimated from characters"]
     for k in ("rows", "computed", "reused"):
         stats.setdefault(k, 0)
-    (run / "stats" / "narrate.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
-    if error is not None:
-        failed = {k: v for k, v in stats.get("by_status", {}).items() if k in TRANSPORT_FAILURES}
-        if failed:
-            raise NarrateIncomplete(
-                f"requests failed: {failed}; their rows are in {run / 'narrations'} with those statuses. "
-                f"Rerun the same command to retry them (answers already received are cached in "
-                f"{cfg.cache_path()}).\n{error}", stats) from error
+    if error is not None and not _has_transport_failures(stats):  # a failure of ours, not the endpoint's
+        layout.stage_finished(run, STAGE, stats, incomplete=f"a shard failed: {str(error).splitlines()[0]}")
         raise error
+    failure = _failure(cfg, stats)
+    layout.stage_finished(run, STAGE, stats, incomplete=failure)
+    if failure:
+        raise NarrateIncomplete(failure, stats) from None
     return stats
+
+
+def _has_transport_failures(stats: dict[str, Any]) -> bool:
+    return any(k in TRANSPORT_FAILURES for k in stats.get("by_status", {}))
+
+
+_FIXES = {
+    "auth_error": "the endpoint refused the API key: set {key} (or --api-key-env) and rerun the same command",
+    "not_found": "the endpoint answered 404: check --base-url (it usually ends in /v1) and --model, then rerun "
+                 "the same command",
+    "bad_response": "the endpoint at {url} answered with something that is not a chat completion: point --base-url "
+                    "at an OpenAI-compatible server (it usually ends in /v1) and rerun the same command",
+    "connection_error": "cannot reach the endpoint at {url}: start the server (or fix --base-url) and rerun the "
+                        "same command",
+    "timeout": "requests to {url} timed out: raise --timeout or lower --concurrency, then rerun the same command",
+    "server_error": "the endpoint kept failing (5xx): check the server's log, then rerun the same command",
+    "rate_limited": "the endpoint kept rate-limiting (429): lower --concurrency, then rerun the same command",
+    "aborted": "the endpoint failed many requests in a row, so the rest were not sent: rerun the same command",
+    "request_error": "the endpoint rejected the requests: fix the setting it names, then rerun with --overwrite",
+    "generation_error": "the local model failed while generating: fix it, then rerun with --overwrite",
+}
+
+
+def _failure(cfg: NarrateConfig, stats: dict[str, Any]) -> str:
+    """One line when rows failed for the endpoint's sake (a rerun retries those) or when most rows
+    failed for one reason of ours; "" when the stage is done."""
+    by_status = stats.get("by_status", {})
+    rows = sum(by_status.values())
+    retried = {k: v for k, v in by_status.items() if k in TRANSPORT_FAILURES}
+    final = {k: v for k, v in by_status.items() if k in ("request_error", "generation_error") and 2 * v > rows}
+    if not retried and not final:
+        return ""
+    status = max(retried or final, key=lambda k: (retried or final)[k])
+    example = (stats.get("failure_examples") or {}).get(status, "")
+    fix = _FIXES.get(status, "rerun the same command").format(key=cfg.api_key_env, url=cfg.base_url)
+    failed = sum((retried or final).values())
+    counts = ", ".join(f"{k} {v}" for k, v in sorted((retried or final).items()))
+    then = "; the rerun retries them, answers already received are cached" if retried else ""
+    example = " ".join(example.split())[:200]  # one line, whatever the endpoint said
+    return f"{fix} ({failed} of {rows} narrations failed: {counts}{then})" + (f". The endpoint said: {example}" if example else "")
 
 
 def _ok_count(path: Path) -> int:
@@ -335,12 +384,14 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], reus
         "retries": int(extra.get("retries", 0)),
         "folded": sum(1 for r in out if r.folded),
         "latency_ms": round(sum(r.latency_ms for r in out if not r.cached), 3),
+        "failure_examples": {st: next(r.reason for r in out if r.status == st) for st in sorted(by_status)
+                             if st in (*TRANSPORT_FAILURES, "request_error", "generation_error")},
         "shard_seconds": round(time.monotonic() - t0, 3),
     }
     ctx.write_stats(stats)
     if cache is not None:
         cache.close()
     failed = {k: v for k, v in by_status.items() if k in TRANSPORT_FAILURES}
-    if failed:
+    if failed:  # the shard is not marked done, so a plain rerun narrates it again (answers come from the cache)
         raise RuntimeError(f"shard {rank} ({src.name}): requests failed {failed}; rows written to {dest}")
 
