@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from tracegen import layout
 from tracegen.engine import ShardContext, merged_shard_stats, run_shards
 from tracegen.errors import UserError
 from tracegen.narrate.records import narration_from_row
@@ -81,6 +82,7 @@ class CurateConfig:
     max_tokens: int = 8192
     workers: int = 1
     reuse: str | None = None  # an earlier run folder: its verdicts on the same narrations are taken
+    allow_partial: bool = False  # curate the narrations of a narrate stage that stopped part-way
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CurateConfig:
@@ -126,7 +128,7 @@ class CurateConfig:
 
     def settings(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for k in ("workers", "run", "reuse"):  # none of them changes a verdict
+        for k in ("workers", "run", "reuse", "allow_partial"):  # none of them changes a verdict
             d.pop(k)
         d["benchmarks"] = [{"name": b.name, "path": str(Path(b.path).resolve())} for b in self.benchmarks]
         d["verifier_version"] = VERIFIER_VERSION
@@ -141,11 +143,23 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
     """Verify, filter, decontaminate and deduplicate every narration of the run; returns the
     stats also written to RUN/stats/curate.json."""
     cfg.validate()
-    t0 = time.monotonic()
     run = Path(cfg.run)
+    layout.lock_run(run)
+    partial = layout.require_complete(run, "narrate", "curate", f"selfexec narrate {run}", cfg.allow_partial)
+    with layout.disk_errors(STAGE, run):
+        stats = _run(cfg, run, on_progress)
+        if partial:
+            stats["partial"] = f"the narrate stage was incomplete: {partial}"
+        layout.stage_finished(run, STAGE, stats)
+    return stats
+
+
+def _run(cfg: CurateConfig, run: Path, on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    t0 = time.monotonic()
     files = narration_files(run)
     log = run / "logs" / STAGE
     _fresh_if_changed(run, cfg, files)
+    layout.stage_started(run, STAGE)
     for sub in ("curated", "rejects", "stats"):
         (run / sub).mkdir(parents=True, exist_ok=True)
     (log / "verified").mkdir(parents=True, exist_ok=True)
@@ -177,7 +191,6 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
         stats["reuse_refused"] = [reuse.why_not]
     if index_path is not None:
         stats["benchmarks_indexed"] = BenchmarkIndex.load(index_path).counts
-    _write_atomic(run / "stats" / "curate.json", json.dumps(stats, indent=2, sort_keys=True))
     return stats
 
 

@@ -151,6 +151,7 @@ def narrate(
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (each loads its own model)."),
     max_traces: Optional[int] = typer.Option(None, "--max-traces", help="Only the first N ok traces."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace this run's narrations (the cache is kept)."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Narrate the traces of a trace stage that stopped part-way."),
     reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run or dataset folder: take its narrations "
                                                                "of the same traces, narrator and prompt."),
     input_: Optional[Path] = typer.Option(None, "--input", "-i", help="import: JSONL of narrations made elsewhere, "
@@ -165,7 +166,7 @@ def narrate(
         tokenizer=str(tokenizer) if tokenizer else None, max_prompt_tokens=max_prompt_tokens,
         max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, concurrency=concurrency,
         timeout_s=timeout, max_retries=retries, batch_size=batch_size, device=device, workers=workers,
-        max_traces=max_traces, overwrite=overwrite, reuse=str(reuse) if reuse else None,
+        max_traces=max_traces, overwrite=overwrite, reuse=str(reuse) if reuse else None, allow_partial=allow_partial,
         input=str(input_) if input_ else None,
     )
     try:
@@ -237,6 +238,7 @@ def curate(
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for verification."),
     reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run folder: take its verdicts on the same "
                                                                "narrations (same settings); dedup always reruns."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Curate the narrations of a narrate stage that stopped part-way."),
 ) -> None:
     """Verify every narration of RUN against its trace; write RUN/curated/ (kept) and RUN/rejects/."""
     from curation.stage import CurateConfig, parse_benchmark, run_curate_stage
@@ -245,7 +247,7 @@ def curate(
         run=str(run), benchmarks=[parse_benchmark(b) for b in benchmark], ngram=ngram,
         contamination_threshold=contamination_threshold, exact_dedup=not no_exact_dedup,
         near_dup_threshold=near_dup_threshold, tokenizer=tokenizer, min_tokens=min_tokens, max_tokens=max_tokens,
-        workers=workers, reuse=str(reuse) if reuse else None,
+        workers=workers, reuse=str(reuse) if reuse else None, allow_partial=allow_partial,
     )
     try:
         with _progress("curating") as update:
@@ -294,6 +296,7 @@ def publish(
     name: str = typer.Option("", "--name", help="The card's title (default: the folder's name)."),
     license: list[str] = typer.Option([], "--license", help="SOURCE=LICENCE for sources whose problems carry none (repeatable)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the problem -> split assignment."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Publish a run whose earlier stages stopped part-way."),
     with_viewer: bool = typer.Option(False, "--with-viewer", help="Also write the static viewer site (selfexec view) into OUT/viewer."),
 ) -> None:
     """Write RUN as a versioned Hugging Face dataset folder (configs traces, narrated, sft, rl) and optionally push it."""
@@ -308,7 +311,7 @@ def publish(
         licenses[src.strip()] = lic.strip()
     cfg = PublishConfig(run=str(run), out=str(out), version=version, parent=str(parent) if parent else None,
                         repo_id=repo_id, private=private, name=name, seed=seed, licenses=licenses,
-                        with_viewer=with_viewer)
+                        allow_partial=allow_partial, with_viewer=with_viewer)
     _publish(cfg)
 
 
@@ -352,7 +355,8 @@ def run_recipe(
     from curation.stage import run_curate_stage
     from selfexec.recipe import RecipeError, load_recipe, stage_configs
     from tracegen.engine import using_engine
-    from tracegen.errors import UserError
+    from tracegen.errors import PipelineError, UserError
+    from tracegen.layout import lock_run
     from tracegen.loaders import LoaderError
     from tracegen.narrate.stage import NARRATORS, NarrateIncomplete, run_narrate_stage
     from tracegen.narrate.stage import ConfigError as NarrateConfigError
@@ -369,10 +373,11 @@ def run_recipe(
         if cfgs["narrate"].narrator not in NARRATORS:
             raise RecipeError(f"unknown narrator {cfgs['narrate'].narrator!r}: use one of {', '.join(NARRATORS)}")
     except (UserError, ConfigError, PublishConfigError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
     run = Path(cfgs["trace"].out)
     try:
+        lock_run(run)  # held until this process exits: a second `selfexec run` into RUN is refused
         with using_engine(cfgs["engine"]):
             with _progress("tracing") as update:
                 stats = run_trace_stage(cfgs["trace"], on_progress=update)
@@ -383,28 +388,28 @@ def run_recipe(
             with _progress("curating") as update:
                 stats = run_curate_stage(cfgs["curate"], on_progress=update)
             _curate_summary(stats, run)
-    except (ConfigError, LoaderError, SandboxError, NarrateConfigError, CurateConfigError, BenchmarkError) as exc:
+    except (ConfigError, LoaderError, SandboxError, NarrateConfigError, CurateConfigError, BenchmarkError,
+            UserError) as exc:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2)
     except NarrateIncomplete as exc:
         _narrate_summary(exc.stats, run)
         err_console.print(f"[red]error:[/red] {escape(str(exc))}\nRerun the same `selfexec run` command to resume.")
         raise typer.Exit(1)
+    except PipelineError as exc:
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1)
     _publish(cfgs["publish"])
 
 
 from selfexec.cli_eval import eval_app, solve  # noqa: E402 - evaluation commands (issue 13)
 app.add_typer(eval_app, name="eval"); app.command("solve")(solve)  # noqa: E702
-
-from selfexec.cli_sources import mutate, synth_inputs  # noqa: E402 - mutants and input synthesis (issue 15)
-app.command("mutate")(mutate); app.command("synth-inputs")(synth_inputs)  # noqa: E702
-
-
 from selfexec.cli_view import view  # noqa: E402 - the static trace viewer (issue 16)
 app.command("view")(view)
-
 from selfexec.cli_finetune import rl, sft  # noqa: E402 - the fine-tune stage (issue 12)
 app.command("sft")(sft); app.command("rl")(rl)  # noqa: E702
+from selfexec.cli_sources import mutate, synth_inputs  # noqa: E402 - mutants and input synthesis (issue 15)
+app.command("mutate")(mutate); app.command("synth-inputs")(synth_inputs)  # noqa: E702
 
 
 if __name__ == "__main__":

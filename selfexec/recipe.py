@@ -15,6 +15,7 @@ Relative paths are taken from the directory `selfexec run` is started in.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def load_recipe(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dic
         apply_set(doc, s)
     unknown = sorted(set(doc) - set(TOP_LEVEL))
     if unknown:
-        raise RecipeError(f"unknown recipe keys {unknown}; valid: {list(TOP_LEVEL)}")
+        raise RecipeError(f"unknown recipe keys {unknown}{_did_you_mean(unknown, TOP_LEVEL, '')}; valid: {list(TOP_LEVEL)}")
     if not doc.get("run"):
         raise RecipeError("the recipe needs `run:` (the run folder), or pass --set run=runs/NAME")
     for s in (*SECTIONS, "engine"):
@@ -77,6 +78,19 @@ def apply_set(doc: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = value
 
 
+def _did_you_mean(unknown: list[str], valid, prefix: str) -> str:
+    """ (did you mean `trace.workers`?) for the first unknown key close to a valid one.
+
+    >>> _did_you_mean(["wokers"], ["workers", "shards"], "trace.")
+    ' (did you mean `trace.workers`?)'
+    """
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1, cutoff=0.6)
+        if close:
+            return f" (did you mean `{prefix}{close[0]}`?)"
+    return ""
+
+
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
@@ -86,7 +100,8 @@ def _fields(cls: Any, section: dict[str, Any], name: str, fixed: tuple[str, ...]
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
     unknown = sorted(set(section) - set(fields))
     if unknown:
-        raise RecipeError(f"unknown {name} settings {unknown}; valid: {sorted(fields)}")
+        raise RecipeError(f"unknown {name} settings {unknown}{_did_you_mean(unknown, fields, name + '.')}; "
+                          f"valid: {sorted(fields)}")
     for key, value in section.items():
         default = fields[key].default
         want = type(default) if type(default) in _KINDS else None
@@ -111,7 +126,8 @@ def stage_configs(doc: dict[str, Any]) -> dict[str, Any]:
     reuse = str(doc["reuse"]) if doc.get("reuse") else None
     trace = _fields(TraceConfig, doc.get("trace") or {}, "trace", ("out", "reuse"))
     if not trace.get("inputs"):
-        raise RecipeError("`trace.inputs` is required: the problem files to trace, e.g. [examples/problems.jsonl]")
+        raise RecipeError("`trace.inputs` is required: the problem files to trace, e.g. `trace: {inputs: "
+                          "[examples/problems.jsonl]}` in the recipe, or --set trace.inputs=[examples/problems.jsonl]")
     if isinstance(trace["inputs"], str):
         trace["inputs"] = [trace["inputs"]]
     trace["limits"] = Limits(**_fields(Limits, trace.get("limits") or {}, "trace.limits", ()))

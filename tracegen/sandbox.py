@@ -69,7 +69,8 @@ def _paths_to_rebind(hidden: tuple[str, ...]) -> list[str]:
     wanted = {sys.prefix, sys.base_prefix, PROJECT_ROOT, *[p for p in sys.path if p]}
     wanted = {os.path.realpath(p) for p in wanted if os.path.exists(p)}
     wanted.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
-    covered = sorted(p for p in wanted if any(p == h or p.startswith(h + "/") for h in hidden))
+    # a script run from /tmp puts /tmp itself on sys.path: binding it back would undo the tmpfs
+    covered = sorted(p for p in wanted if any(p.startswith(h + "/") for h in hidden))
     out: list[str] = []
     for p in covered:
         if not any(p == q or p.startswith(q + "/") for q in out):

@@ -19,9 +19,9 @@ from typing import Any, Callable
 import pyarrow.parquet as pq
 import yaml
 
-from . import TRACER_VERSION
+from . import TRACER_VERSION, layout
 from .engine import ShardContext, counter_dict, merged_shard_stats, run_shards
-from .errors import UserError
+from .errors import PipelineError, UserError
 from .loaders import LoadReport, load_many
 from .records import TRACE_SCHEMA, Limits, Problem, traces_to_table
 from .reuse import ReuseError, TraceReuse, reuse_files, trace_key
@@ -55,6 +55,8 @@ class TraceConfig:
         for p in self.inputs:
             if not Path(p).exists():
                 raise ConfigError(f"problem file not found: {p}")
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise ConfigError(f"--out {self.out} is a file, not a run folder: pass a new or existing folder")
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1 (got {self.workers})")
         if self.shards < 1:
@@ -90,11 +92,25 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
     load_report = LoadReport()  # rows of lenient sets that were skipped, solutions dropped: counted
     problems = load_config_problems(cfg, load_report)
     total = sum(len(p.solutions) * len(p.tests) for p in problems)
+    without = _problems_without_pairs(problems)
+    if total == 0:
+        what = f" ({', '.join(f'{n} with {k.replace(chr(95), chr(32))}' for k, n in without.items())})" if without else ""
+        raise ConfigError(f"the inputs hold no (solution, test) pair to trace: {len(problems)} problems{what} in "
+                          f"{', '.join(map(str, cfg.inputs))}; check the files and --format")
     run = Path(cfg.out)
+    with layout.disk_errors("trace", run):
+        layout.lock_run(run)
+        return _run(cfg, run, sandbox_mode, problems, total, without, load_report, on_progress)
+
+
+def _run(cfg: TraceConfig, run: Path, sandbox_mode: str, problems: list[Problem], total: int,
+         without: dict[str, int], load_report: LoadReport, on_progress) -> dict[str, Any]:
     _check_same_settings(run, cfg)
     for sub in ("traces", "stats", "logs"):
         (run / sub).mkdir(parents=True, exist_ok=True)
+    layout.stage_started(run, "trace")
     shards = min(cfg.shards, max(1, len(problems)))
+    _redo_shards_with_internal_errors(run, shards)
     reuse = TraceReuse(cfg.reuse) if cfg.reuse else None  # indexed once, shared by every shard
     t0 = time.monotonic()
     run_shards(
@@ -108,8 +124,49 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
     )
     for k in ("rows", "computed", "reused"):
         stats.setdefault(k, 0)
-    (run / "stats" / "trace.json").write_text(json.dumps(stats, indent=2, sort_keys=True))
+    if without:
+        stats["problems_without_pairs"] = without
+        stats.setdefault("warnings", []).append(
+            f"{sum(without.values())} problems have nothing to trace and were left out: " +
+            ", ".join(f"{n} with {k.replace('_', ' ')}" for k, n in without.items()))
+    internal = stats.get("by_status", {}).get("internal_error", 0)
+    failure = ""
+    if internal:
+        stats.setdefault("warnings", []).append(
+            f"{internal} traces failed inside our sandbox (internal_error, e.g. {stats.get('internal_example', '?')}); "
+            f"a rerun of the same command traces them again")
+        if 2 * internal > stats["rows"]:
+            failure = (f"{internal} of {stats['rows']} traces failed inside our sandbox, not in the programs "
+                       f"(internal_error, e.g. {stats.get('internal_example', '?')}): fix the sandbox settings "
+                       f"(limits, --sandbox) and rerun the same command; those rows are traced again")
+    layout.stage_finished(run, "trace", stats, incomplete=failure)
+    if failure:
+        raise PipelineError(failure)
     return stats
+
+
+def _problems_without_pairs(problems: list[Problem]) -> dict[str, int]:
+    """Problems that give no (solution, test) pair, by why: counted, never dropped silently."""
+    out: Counter = Counter()
+    for p in problems:
+        if not p.solutions:
+            out["no_solutions"] += 1
+        elif not p.tests:
+            out["no_tests"] += 1
+    return counter_dict(out)
+
+
+def _redo_shards_with_internal_errors(run: Path, shards: int) -> None:
+    """A shard with `internal_error` rows (a failure of ours) is not done: drop its completion
+    mark so this call traces it again, whatever the engine's markers say."""
+    log = run / layout.LOGS / "trace"
+    for p in sorted((log / "shard_stats").glob("*.json")):
+        try:
+            st = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+        if st.get("by_status", {}).get("internal_error"):
+            (log / "completions" / p.stem).unlink(missing_ok=True)
 
 
 def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
@@ -123,13 +180,11 @@ def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
         earlier = {k: v for k, v in (whole.get("trace") or {}).items() if k != "reuse"}
         if earlier and earlier != mine:
             raise ConfigError(
-                f"{run} already holds a trace run with other settings; use a new --out folder "
-                f"or delete {run} to start over")
+                f"{run} already holds a trace run with other settings ({layout.settings_diff(earlier, mine)}); "
+                f"use a new --out folder, or delete {run} to start over")
     whole["trace"] = dict(mine, reuse=cfg.to_dict()["reuse"])  # other stages keep their own sections
     run.mkdir(parents=True, exist_ok=True)
-    tmp = recipe.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(whole, sort_keys=True))
-    os.replace(tmp, recipe)
+    layout.write_atomic(recipe, yaml.safe_dump(whole, sort_keys=True))
 
 
 def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, rank: int, world: int,
@@ -143,6 +198,7 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, 
     by_source_status: dict[str, Counter] = {}
     reused = _reused_traces(cfg, mine, reuse)
     computed = 0
+    internal_example = ""
     events = 0
     wall_ms = 0.0
     done = 0
@@ -163,6 +219,8 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, 
                             tr.source, tr.license = problem.source, problem.license
                         buf.append(tr)
                         by_status[tr.status] += 1
+                        if tr.status == "internal_error" and not internal_example:
+                            internal_example = (tr.reason or "?")[:200]
                         by_source[problem.source] += 1
                         by_source_status.setdefault(problem.source, Counter())[tr.status] += 1
                         events += tr.n_events
@@ -193,6 +251,7 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, 
         "events": events,
         "sandbox_wall_ms": round(wall_ms, 3),
         "shard_seconds": round(time.monotonic() - t0, 3),
+        **({"internal_example": internal_example} if internal_example else {}),
     })
 
 

@@ -131,6 +131,7 @@ def _prepared(source: str) -> Prepared:
 
 def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prepared) -> None:
     code = 0
+    step = "preparing the run"
     try:
         os.setsid()
         os.chdir(workdir)
@@ -153,21 +154,39 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"})
         real_std_streams()
+        step = "running the program under the tracer"
         result = run_job({**job, "compact": True}, prepared=prepared)
-        data = result_bytes(result, RESULT_CAP - (1 << 20))
-        os.write(w, struct.pack(">I", len(data)))
-        view = memoryview(data)
-        while view:
-            k = os.write(w, view[:1 << 20])
-            view = view[k:]
+        step = "reporting the result"
+        _send(w, result_bytes(result, RESULT_CAP - (1 << 20)))
     except BaseException as exc:
         code = 70
         try:
             os.write(2, f"selfexec child: {type(exc).__name__}\n".encode())
         except BaseException:
             pass
+        _report_own_failure(w, step, exc)
     finally:
         os._exit(code)
+
+
+def _send(w: int, data: bytes) -> None:
+    os.write(w, struct.pack(">I", len(data)))
+    view = memoryview(data)
+    while view:
+        k = os.write(w, view[:1 << 20])
+        view = view[k:]
+
+
+def _report_own_failure(w: int, step: str, exc: BaseException) -> None:
+    """Our code failed in the child (the program's own errors are caught by the harness): say so on
+    the result pipe, which no rlimit cuts short, as `internal_error` (a rerun retries it, it is
+    never reused). Running out of memory is the program's doing wherever it happens."""
+    status = "memory" if isinstance(exc, MemoryError) else "internal_error"
+    reason = f"the sandbox failed {step}: {type(exc).__name__}: {str(exc)[:300]}"
+    try:
+        _send(w, json.dumps({"status": status, "reason": reason, "events": []}).encode())
+    except BaseException:
+        pass
 
 
 def _set_limits(job: dict[str, Any], drop: bool) -> None:

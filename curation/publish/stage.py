@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from tracegen import layout
 from tracegen.records import TRACE_SCHEMA
 
 from ..records import CURATED_SCHEMA
@@ -52,6 +54,7 @@ class PublishConfig:
     licenses: dict[str, str] = field(default_factory=dict)  # source -> licence, where the problems carry none
     rows_per_file: int = 10_000
     trace_rows_per_file: int = 1_000  # trace rows hold their events: smaller files
+    allow_partial: bool = False  # publish what a run that stopped part-way curated
     with_viewer: bool = False  # also write the static viewer site (`selfexec view`) into OUT/viewer
 
     def validate(self) -> None:
@@ -67,6 +70,8 @@ class PublishConfig:
             raise ConfigError(f"--out {out} would overwrite the run's own files; pick another folder")
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out} is a file; pick a folder")
+        if not out.parent.is_dir() and out.parent.exists():
+            raise ConfigError(f"--out {out}: {out.parent} is a file, not a folder; pick another place")
         if out.is_dir() and any(out.iterdir()) and not (out / "selfexec.json").is_file():
             raise ConfigError(f"--out {out} is not empty and holds no selfexec dataset (no selfexec.json); "
                               f"pick an empty or new folder, or an earlier version's folder to replace")
@@ -90,6 +95,7 @@ class PublishConfig:
     def settings(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d.pop("run")
+        d.pop("allow_partial")  # says nothing about the dataset's content
         d.pop("with_viewer")  # says nothing about the rows: the viewer is derived from them
         return d
 
@@ -98,10 +104,24 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
     """Write the dataset folder; returns the stats also written to RUN/stats/publish.json.
     Pushing is separate (`push_published`) so a failed push never undoes the folder."""
     cfg.validate()
-    t0 = time.monotonic()
     run, out = Path(cfg.run), Path(cfg.out)
+    layout.lock_run(run)
+    for stage, rerun in (("trace", f"selfexec trace ... --out {run}"), ("narrate", f"selfexec narrate {run}"),
+                         ("curate", f"selfexec curate {run}")):
+        layout.require_complete(run, stage, "publish", rerun, cfg.allow_partial)
+    with layout.disk_errors(STAGE, out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        recover_interrupted(out)
+        return _publish(cfg, run, out)
+
+
+def _publish(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
+    t0 = time.monotonic()
     traces = _read(sorted((run / "traces").glob("*.parquet")), TRACE_SCHEMA)
     narrated = _read(sorted((run / "curated").glob("*.parquet")), CURATED_SCHEMA)
+    if narrated.num_rows == 0:
+        raise ConfigError(f"nothing to publish: curate kept 0 rows of {run} ({traces.num_rows} traces); see "
+                          f"{run / 'stats' / 'curate.json'} for why rows were rejected, and fix the inputs or settings")
     licenses = _licenses(cfg, traces)
     traces = _with_provenance(traces, licenses)
     narrated = _with_provenance(narrated, licenses)
@@ -141,14 +161,13 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
         "diff_vs_parent": diff,
         "wall_s_this_call": round(time.monotonic() - t0, 3),
     }
-    (run / "stats").mkdir(exist_ok=True)
-    _write_atomic(run / "stats" / "publish.json", json.dumps(stats, indent=2, sort_keys=True))
-    _write_atomic(run / "published.json", json.dumps({"out": str(out.resolve()), "version": manifest["version"]},
-                                                     indent=2, sort_keys=True))
-    recipe = run / "recipe.yaml"
+    layout.write_atomic(run / layout.PUBLISHED, json.dumps({"out": str(out.resolve()), "version": manifest["version"]},
+                                                          indent=2, sort_keys=True))
+    recipe = run / layout.RECIPE
     doc = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
     doc[STAGE] = cfg.settings()
-    _write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
+    layout.write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
+    layout.stage_finished(run, STAGE, stats)
     return stats
 
 
@@ -244,8 +263,33 @@ def _write_config(root: Path, config: str, table: pa.Table, cfg: PublishConfig) 
     return out
 
 
+def _temp_folders(out: Path) -> list[Path]:
+    """`.NAME.XXXXXXXX` folders beside OUT: what mkdtemp made for a publish that was killed."""
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.[a-z0-9_]{{8}}")
+    return sorted(p for p in out.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir())
+
+
+def recover_interrupted(out: Path) -> None:
+    """Undo what a publish killed part-way left beside OUT: the previous version hidden in
+    `.NAME.old` between the two renames goes back (so the parent chain holds), a git checkout's
+    .git that was carried into a temp folder goes back, and the temp folders are removed."""
+    old = out.with_name(f".{out.name}.old")
+    if old.is_dir():
+        if out.exists():
+            shutil.rmtree(old)  # the swap finished; only the cleanup was cut short
+        else:
+            os.replace(old, out)
+    temps = _temp_folders(out)
+    for t in temps:
+        if (t / ".git").exists() and out.is_dir() and not (out / ".git").exists():
+            os.replace(t / ".git", out / ".git")
+    for t in temps:
+        shutil.rmtree(t)
+
+
 def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace OUT by the finished folder in two renames; a git checkout's .git is carried over."""
+    """Replace OUT by the finished folder in two renames; a git checkout's .git is carried over.
+    A kill anywhere in here is undone by `recover_interrupted` on the next call."""
     if (out / ".git").exists():
         os.replace(out / ".git", tmp / ".git")
     old = None
@@ -253,13 +297,9 @@ def _swap_in(tmp: Path, out: Path) -> None:
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(out, old)
+        if os.environ.get("SELFEXEC_TEST_PAUSE_BETWEEN_RENAMES"):  # lets the crash test kill -9 right here
+            time.sleep(float(os.environ["SELFEXEC_TEST_PAUSE_BETWEEN_RENAMES"]))
     os.replace(tmp, out)
     os.chmod(out, 0o755)  # mkdtemp made it 0700
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
