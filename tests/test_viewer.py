@@ -152,6 +152,13 @@ def test_bad_folders_get_one_line_and_nothing_written(run, tmp_path):
     assert res.returncode == 2 and "not empty" in res.stderr
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folder left behind
+    broken = tmp_path / "broken"
+    shutil.copytree(run / "run", broken)
+    shard = sorted((broken / "traces").glob("*.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    res = cli("view", str(broken), ok=False)
+    assert res.returncode == 2 and f"cannot read {shard}" in res.stderr and "Traceback" not in res.stderr
+    assert not (broken / "viewer").exists() and not [p for p in broken.iterdir() if p.name.startswith(".viewer")]
 
 
 def test_rebuilding_replaces_the_site_and_the_default_out_is_in_the_run(run):

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracegen.errors import UserError
@@ -140,7 +141,7 @@ def iter_traces(layout: Layout) -> Iterator[dict[str, Any]]:
             pf = pq.ParquetFile(path)
             for batch in pf.iter_batches(batch_size=64):
                 yield from batch.to_pylist()
-        except OSError as exc:
+        except (OSError, pa.ArrowException) as exc:  # a file truncated since the index pass read it
             raise ViewerInputError(f"cannot read {path}: {exc}; rerun the stage that wrote it") from exc
 
 
