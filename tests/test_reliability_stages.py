@@ -231,3 +231,12 @@ def test_two_selfexec_runs_into_one_folder(tmp_path):
     out2 = second.stdout + second.stderr
     assert second.returncode == 2 and "is in use by another selfexec" in " ".join(out2.split()), out2
     assert f"pid {first.pid}" in out2 and "Traceback" not in out2
+
+
+def test_non_utf8_input_names_the_line(tmp_path):
+    from tracegen.loaders import LoaderError, load_many
+
+    src = tmp_path / "p.jsonl"
+    src.write_bytes(json.dumps(_problem("a")).encode() + b"\n" + b'{"problem_id": "b\xff"}\n')
+    with pytest.raises(LoaderError, match="p.jsonl line 2, column 18: not valid UTF-8"):
+        load_many([src])

@@ -55,6 +55,18 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline="\n")
 
 
+def _bad_utf8_line(path: Path) -> str:
+    """` line N, column C` of the first byte that is not UTF-8 (the decoder only knows a chunk's offset)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return f" line {lineno}, column {len(raw[:e.start].decode('utf-8', 'replace')) + 1}"
+    return ""
+
+
 def _check_exists(path: Path) -> None:
     if not path.exists():
         raise LoaderError(f"{path}: file not found (check the path)")
@@ -89,7 +101,7 @@ def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         else:
             yield from _iter_json_list(path)
     except UnicodeDecodeError as e:
-        raise LoaderError(f"{path}: not valid UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from e
+        raise LoaderError(f"{path}{_bad_utf8_line(path)}: not valid UTF-8 text ({e.reason}); save it as UTF-8") from e
     except (gzip.BadGzipFile, EOFError) as e:
         raise LoaderError(f"{path}: not a valid gzip file ({e}); re-compress it or drop the .gz suffix") from e
 
