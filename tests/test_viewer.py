@@ -173,6 +173,16 @@ def test_rebuilding_replaces_the_site_and_the_default_out_is_in_the_run(run):
     assert after == before  # same run, same bytes; the stale file is gone
 
 
+def test_a_run_narrated_but_not_curated_shows_its_narrations_unchecked(run):
+    copy = run / "uncurated"
+    shutil.copytree(run / "run", copy, ignore=shutil.ignore_patterns("curated", "rejects"))
+    cli("view", str(copy))
+    rows = _index(copy / "viewer")
+    assert sorted(r["verdict"] for r in rows) == ["none", "none", "unchecked", "unchecked", "unchecked"]
+    row = _row(copy / "viewer", _key(copy / "viewer", "viewer/scale", "t1"))
+    assert row["narration"]["kept"] is None and row["narration"]["text"] == WRONG_T1 and not row["narration"]["claims"]
+
+
 def test_a_published_dataset_folder_is_viewed_too_and_publish_can_include_it(run):
     import datasets
 
