@@ -16,7 +16,7 @@ asks once per prompt and repeats the answer n times; sampling asks once per (pro
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,7 +27,6 @@ from tracegen.records import Test
 from .execute import Executor
 
 ORACLE, CONSTANT = "oracle", "constant:"
-DIRECTIONS = ("output", "input", "solve", "review")
 
 
 @dataclass(slots=True)
@@ -58,7 +57,6 @@ class ModelSettings:
     retries: int = 4
     device: str = "auto"
     batch_size: int = 8
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Model(Protocol):
