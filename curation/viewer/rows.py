@@ -9,6 +9,7 @@ a large run is never held in memory whole.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -107,13 +108,13 @@ def plan_rows(layout: Layout, narrations: dict[str, list[dict[str, Any]]]) -> li
     for t in traces:
         rows = narrations.get(t["trace_id"]) or [None]
         for i, n in enumerate(rows):
-            items.append((tuple(str(t.get(k) or "") for k in _SORT), t, n, i if n else -1))
+            items.append((_sort_key(t), t, n, i if n else -1))
     for trace_id, rows in narrations.items():  # narrations whose trace is not in the folder
         if trace_id not in seen:
             for i, n in enumerate(rows):
                 stub = {k: n.get(k) for k in _TRACE_INDEX_COLUMNS}
                 stub.update(trace_id=trace_id, status="missing", n_events=0)
-                items.append((tuple(str(stub.get(k) or "") for k in _SORT), stub, n, i))
+                items.append((_sort_key(stub), stub, n, i))
     items.sort(key=lambda it: (it[0], it[3]))
     out = []
     for num, (_, t, n, i) in enumerate(items):
@@ -124,6 +125,16 @@ def plan_rows(layout: Layout, narrations: dict[str, list[dict[str, Any]]]) -> li
             narrator=str((n or {}).get("narrator") or ""), n_events=int(t.get("n_events") or 0))
         out.append((entry, t["trace_id"], i))
     return out
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    """Ids in natural order: sample_2 before sample_10 (digit runs compare as numbers).
+
+    >>> sorted(["s_10", "s_2", "s_1b"], key=lambda p: _sort_key({"problem_id": p}))
+    ['s_1b', 's_2', 's_10']
+    """
+    return tuple([int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(row.get(k) or ""))]
+                 for k in _SORT)
 
 
 def _verdict(n: dict[str, Any] | None) -> str:
