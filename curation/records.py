@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from tracegen.narrate.records import META_TYPE, meta_dict, meta_pairs
+from tracegen.schema import arrow_schema
 
 SCHEMA_VERSION = "1"
 
@@ -133,64 +134,7 @@ CLAIM_CHECKS_TYPE = pa.list_(pa.struct([
     ("start", pa.int32()), ("end", pa.int32()), ("kind", pa.string()), ("subject", pa.string()),
     ("stated", pa.string()), ("actual", pa.string()), ("step", pa.int32()), ("status", pa.string())]))
 
-CURATED_SCHEMA = pa.schema(
-    [
-        ("trace_id", pa.string()),
-        ("narrator", pa.string()),
-        ("model", pa.string()),
-        ("revision", pa.string()),
-        ("prompt_sha", pa.string()),
-        ("text", pa.string()),
-        ("predicted_output", pa.string()),
-        ("narration_status", pa.string()),
-        ("narration_reason", pa.string()),
-        ("problem_id", pa.string()),
-        ("solution_id", pa.string()),
-        ("test_id", pa.string()),
-        ("kind", pa.string()),
-        ("tokens_in", pa.int32()),
-        ("tokens_out", pa.int32()),
-        ("latency_ms", pa.float64()),
-        ("cached", pa.bool_()),
-        ("finish_reason", pa.string()),
-        ("folded", pa.bool_()),
-        ("events_shown", pa.int32()),
-        ("source", pa.string()),
-        ("license", pa.string()),
-        ("entry_point", pa.string()),
-        ("code", pa.string()),
-        ("input", pa.string()),
-        ("expected_output", pa.string()),
-        ("true_output", pa.string()),
-        ("trace_status", pa.string()),
-        ("stdout", pa.string()),
-        ("return_repr", pa.string()),
-        ("exception", pa.string()),
-        ("matches_expected", pa.bool_()),
-        ("n_events", pa.int32()),
-        ("tracer_version", pa.string()),
-        ("python_version", pa.string()),
-        ("kept", pa.bool_()),
-        ("reject_reason", pa.string()),
-        ("reject_detail", pa.string()),
-        ("output_ok", pa.bool_()),
-        ("claims", pa.int32()),
-        ("claims_checked", pa.int32()),
-        ("claims_wrong", pa.int32()),
-        ("claims_unchecked", pa.int32()),
-        ("claims_unknown", pa.int32()),
-        ("trace_talk", pa.int32()),
-        ("n_tokens", pa.int32()),
-        ("literals", pa.int32()),
-        ("literals_accounted", pa.int32()),
-        ("claim_checks", CLAIM_CHECKS_TYPE),
-        ("contaminated_by", pa.string()),
-        ("duplicate_of", pa.string()),
-        ("verifier_version", pa.string()),
-        ("meta", META_TYPE),
-    ],
-    metadata={"selfexec.record": "CuratedRow", "selfexec.schema_version": SCHEMA_VERSION},
-)
+CURATED_SCHEMA = arrow_schema(CuratedRow, SCHEMA_VERSION, claim_checks=CLAIM_CHECKS_TYPE, meta=META_TYPE)
 
 
 def curated_row(trace: Any, narration: Any, verdict: Verdict, verifier_version: str) -> CuratedRow:
