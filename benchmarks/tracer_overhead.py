@@ -33,7 +33,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import gc
-import io
 import json
 import math
 import platform
@@ -45,7 +44,7 @@ import time
 import pyarrow.parquet as pq
 
 from tracegen import TRACER_VERSION
-from tracegen.harness import run_job
+from tracegen.worker import run_forked
 from tracegen.records import Limits, Problem, Solution, Test, traces_to_table
 from tracegen.runner import trace_one
 from tracegen.tracer import USER_FILENAME, Tracer
@@ -119,14 +118,15 @@ def run_bare(code_obj, inp: str, extra: dict | None = None) -> tuple[float, str,
 
 
 class _InProcessSandbox:
-    """Stand-in for tracegen.sandbox.Sandbox: runs the job here (no fork, no JSON transport)."""
+    """Stand-in for tracegen.sandbox.Sandbox: a forked child of this process (no jail, no uid
+    drop), with the sandbox's files for fds 0/1/2 and its JSON columns transport."""
 
     mode = "inproc"
     last: dict | None = None  # the last result, for json_round_trip (not timed there)
 
     def run(self, job: dict) -> dict:
         t0 = time.perf_counter()
-        res = run_job(job, stdin=io.StringIO(job["input"]))
+        res = run_forked(job, rows=False)
         res["wall_ms"] = (time.perf_counter() - t0) * 1000
         _InProcessSandbox.last = res
         return res

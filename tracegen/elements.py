@@ -147,6 +147,21 @@ def before(stores, loc: dict, glb: dict, budget: int) -> list:
     return pend
 
 
+def stored_into(pend: list) -> list | None:
+    """The containers the line's element stores wrote into (`g[1][0] = 5`: the row `g[1]`), or
+    None when one of them is not known."""
+    out = []
+    for st, cont, keys, _old in pend:
+        if keys is None or st.op != "set":
+            return None
+        if len(keys) > 1:
+            cont = _walk(cont, keys[:-1])
+            if cont is _NOPE:
+                return None
+        out.append(cont)
+    return out
+
+
 def after(pend: list, loc: dict, glb: dict, budget: int, snap: dict, conts) -> list:
     """The element changes of the line `before` saw, as (path, text, elided, base, old) tuples."""
     out: list[tuple] = []

@@ -24,6 +24,7 @@ import random
 import sys
 from typing import Any
 
+from . import event_columns
 from .lineinfo import Prepared
 from .tracer import USER_FILENAME, Tracer
 
@@ -121,9 +122,12 @@ def result_bytes(result: dict[str, Any], cap: int) -> bytes:
     estimate was off), the last ones go and the status says byte_budget; never zero events."""
     data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
     events = result.get("events") or []
-    while len(data) > cap and len(events) > 1:
-        keep = max(1, int(len(events) * cap / len(data) * 0.9))
-        events = events[:keep]
+    columns = isinstance(events, dict)
+    n = event_columns.n_events(events) if columns else len(events)
+    while len(data) > cap and n > 1:
+        keep = max(1, int(n * cap / len(data) * 0.9))
+        events = event_columns.cut(events, keep) if columns else events[:keep]
+        n = keep
         result["events"] = events
         if result.get("status") == "ok":
             result["status"] = "byte_budget"
@@ -197,7 +201,7 @@ def run_job(job: dict[str, Any], prepared: Prepared | None = None) -> dict[str, 
             if tracer.stopped == "byte_budget" and event_bytes(job) < job.get("max_bytes", 0):
                 result["reason"] += (f" (--max-bytes {job['max_bytes']} is clamped to "
                                      f"{TRANSPORT_MAX_BYTES}, what the sandbox's result channel carries)")
-        result["events"] = tracer.events_compact() if job.get("compact") else tracer.events_as_dicts()
+        result["events"] = tracer.events_columns() if job.get("compact") else tracer.events_as_dicts()
     else:
         result["events"] = []
     return result

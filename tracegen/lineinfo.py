@@ -250,6 +250,31 @@ def element_stores(tree: ast.AST) -> dict[int, tuple[ElementStore, ...]]:
     return {line: tuple(v) for line, v in out.items()}
 
 
+def pure_store_lines(tree: ast.AST) -> frozenset[int]:
+    """Lines whose only effect on containers is plain element stores (`cur[c] = cand`: no calls,
+    no augmented stores, no attribute stores). After one, the only containers of the frame that
+    can have changed are the ones stored into and those that may hold them (the tracer skips lists
+    of immutable atoms, which hold no container).
+
+    >>> sorted(pure_store_lines(ast.parse("a[i] = b[i - 1] + 1\\na[f(i)] = 0\\nif x: a[0] = 1\\n")))
+    [1]
+    """
+    good: set[int] = set()
+    bad: set[int] = set()
+    for stmt in ast.walk(tree):
+        if not isinstance(stmt, ast.stmt):
+            continue
+        if (isinstance(stmt, ast.Assign) and stmt.lineno == stmt.end_lineno
+                and all(_target(t, "set") is not None for t in stmt.targets)
+                and not _mutates(stmt.value)
+                and not any(_mutates(n.slice) for t in stmt.targets for n in ast.walk(t)
+                            if isinstance(n, ast.Subscript))):
+            good.add(stmt.lineno)
+        else:
+            bad.update(range(stmt.lineno, (_header_end(stmt) or stmt.lineno) + 1))
+    return frozenset(good - bad)
+
+
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL",
               "DELETE_FAST", "DELETE_NAME", "DELETE_DEREF", "DELETE_GLOBAL"}
 
@@ -294,11 +319,15 @@ class Prepared:
     """
 
     __slots__ = ("code", "mutating", "globals_by_func", "output_lines", "elements", "code_info", "error",
-                 "writes_past_stdout")
+                 "writes_past_stdout", "pure_stores")
 
     def __init__(self, source: str, filename: str):
         self.mutating, self.globals_by_func, self.output_lines, self.elements = analyse(source)
         self.writes_past_stdout = bool(WRITES_PAST_STDOUT.search(source))
+        try:
+            self.pure_stores = pure_store_lines(ast.parse(source))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            self.pure_stores = frozenset()
         self.code_info: dict = {}
         self.error: BaseException | None = None
         try:

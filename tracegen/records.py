@@ -183,7 +183,20 @@ TRACE_SCHEMA = pa.schema(
 
 
 def traces_to_table(traces: list[Trace]) -> pa.Table:
-    return pa.Table.from_pylist([t.to_dict() for t in traces], schema=TRACE_SCHEMA)
+    rows = [t.to_dict() for t in traces]
+    if not any(hasattr(r["events"], "array") for r in rows):
+        return pa.Table.from_pylist(rows, schema=TRACE_SCHEMA)
+    # events that arrived as Arrow (event_columns.ArrowEvents) go in as they are
+    from itertools import accumulate
+
+    parts = [r["events"].array if hasattr(r["events"], "array") else pa.array(list(r["events"]), EVENT_TYPE)
+             for r in rows]
+    for r in rows:
+        r["events"] = []
+    table = pa.Table.from_pylist(rows, schema=TRACE_SCHEMA)
+    offsets = pa.array([0, *accumulate(len(p) for p in parts)], pa.int32())
+    column = pa.ListArray.from_arrays(offsets, pa.concat_arrays(parts), type=pa.list_(EVENT_TYPE))
+    return table.set_column(table.schema.get_field_index("events"), TRACE_SCHEMA.field("events"), column)
 
 
 def trace_from_row(row: dict[str, Any]) -> Trace:

@@ -12,6 +12,7 @@ from . import TRACER_VERSION
 from .compare import reprs_match, stdout_matches
 from .records import Limits, Problem, Solution, Test, Trace
 from .sandbox import Sandbox
+from .event_columns import ArrowEvents, to_arrow
 from .tracer import event_dict
 
 PYTHON_VERSION = platform.python_version()
@@ -54,7 +55,11 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     res = sandbox.run(job)
     status = res.get("status", "internal_error")
     try:
-        events = [event_dict(e) if isinstance(e, list) else e for e in res.get("events") or []]
+        raw = res.get("events") or []
+        if isinstance(raw, dict):  # columns (event_columns.py): straight into Arrow
+            events = ArrowEvents(to_arrow(raw))
+        else:
+            events = [event_dict(e) if isinstance(e, list) else e for e in raw]
     except (ValueError, TypeError):  # the untrusted child wrote something that is not events
         events, status = [], "sandbox_violation"
         res["reason"] = "malformed events from the sandboxed child"

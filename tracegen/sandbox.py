@@ -176,7 +176,7 @@ class Sandbox:
             except ValueError:
                 child = None
             if not isinstance(child, dict) or child.get("status") not in STATUSES or not isinstance(
-                    child.get("events", []), list):
+                    child.get("events", []), (list, dict)):  # dict: event columns
                 return {"status": "sandbox_violation", "reason": "malformed result from the sandboxed child",
                         "stderr": result.get("stderr", "")}
             child.update(result)  # stdout and stderr: what fds 1 and 2 got, read by the worker

@@ -26,12 +26,14 @@ from typing import Any, Callable
 
 from .elements import after as elements_after
 from .elements import before as elements_before
+from .elements import stored_into
 from .lineinfo import CodeInfo, Prepared
 from .render import ATOM_TYPES, SKIP_TYPES, render, same_visible, visible_key
 
 USER_FILENAME = "<solution>"
 STDOUT_NAME = "<stdout>"
 _MISSING = object()
+_NO_CHANGES = ()  # an event's changes until some are attached (most events have none)
 _BIG_INT = 1 << 200  # ints beyond this are rendered (and cut) by render()
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
 
@@ -44,7 +46,7 @@ class _FrameState:
         self.snap: dict[str, tuple[Any, str, bool]] = {}  # name -> (object, text, is atom)
         self.conts: set[str] = set()  # names bound to non-atoms: re-rendered after mutations
         self.keys: dict[str, Any] = {}  # cheap stand-ins for the text of long lists (visible_key)
-        self.last: list | None = None  # changes list of this frame's previous event
+        self.last: list | None = None  # this frame's previous event (its changes are attached there)
         self.epoch = -1
         self.xepoch = -1
         self.depth = depth
@@ -78,6 +80,7 @@ class Tracer:
             prepared = Prepared(source, USER_FILENAME)
         self._mutating, self._globals_by_func = prepared.mutating, prepared.globals_by_func
         self._output_lines, self._elements = prepared.output_lines, prepared.elements
+        self._pure_stores = prepared.pure_stores
         self._epoch = [0]  # bumped by every line that may mutate a container in place
         self._xepoch = [0]  # bumped by every line that rebinds a name of another frame
         self._code_info: dict[Any, CodeInfo] = dict(prepared.code_info)
@@ -189,40 +192,46 @@ class Tracer:
                 return local
             # The hot path, inlined: a line event after a line that mutated nothing in place, so
             # only the names the previous line stores can differ.
-            changes = []
-            loc = frame.f_locals
-            for name, is_global in stores_get(prev, ()):
-                if is_global:
-                    continue
-                if name in loc:
-                    v = loc[name]
-                    s = snap.get(name)
-                    if s is not None and s[0] is v and s[2]:
-                        continue
-                    check(name, v, s, snap, fs, changes, budget)
-                elif name in snap:
-                    del snap[name]
-                    fs.conts.discard(name)
-                    changes.append((name, "<deleted>", False))
-            if changes:
-                nb = 0
-                for name, text, _ in changes:
-                    nb += len(name) + len(text) + 8
-                self.n_bytes += nb
-                if fs.last is not None:
-                    fs.last.extend(changes)
+            names = stores_get(prev, ())
+            if names:  # (a line that stores no name, like `if a > b[i]:`, skips f_locals)
                 changes = []
+                loc = frame.f_locals
+                for name, is_global in names:
+                    if is_global:
+                        continue
+                    if name in loc:
+                        v = loc[name]
+                        s = snap.get(name)
+                        if s is not None and s[0] is v and s[2]:
+                            continue
+                        check(name, v, s, snap, fs, changes, budget)
+                    elif name in snap:
+                        del snap[name]
+                        fs.conts.discard(name)
+                        changes.append((name, "<deleted>", False))
+                if changes:
+                    nb = 0
+                    for name, text, _ in changes:
+                        nb += len(name) + len(text) + 8
+                    self.n_bytes += nb
+                    last = fs.last
+                    if last is not None:
+                        if last[5]:
+                            last[5].extend(changes)
+                        else:
+                            last[5] = changes
             lineno = frame.f_lineno
             if lineno in mutating:
                 epoch[0] += 1
                 fs.epoch = epoch[0] - 1  # our own line: we diff its containers at the next event
                 if lineno in elements:
-                    fs.pend = elements_before(elements[lineno], loc, frame.f_globals, budget)
+                    fs.pend = elements_before(elements[lineno], frame.f_locals, frame.f_globals, budget)
             if lineno in cross:
                 xepoch[0] += 1
             fs.prev_line = None if lineno in full else lineno
-            events.append([len(events), "line", lineno, fs.func, fs.depth, changes, None])
-            fs.last = changes
+            ev = [len(events), "line", lineno, fs.func, fs.depth, _NO_CHANGES, None]
+            events.append(ev)
+            fs.last = ev
             self.n_bytes += 32
             if len(events) >= max_events:
                 self._budget_hit("event_budget")
@@ -238,9 +247,15 @@ class Tracer:
             # A call's own changes are its arguments (or what a resumed generator sees anew).
             pass
         elif changes:
-            if fs.last is not None:
-                fs.last.extend(changes)
-            changes = []
+            last = fs.last
+            if last is not None:
+                if last[5]:
+                    last[5].extend(changes)
+                else:
+                    last[5] = changes
+            changes = _NO_CHANGES
+        else:
+            changes = _NO_CHANGES
         if kind == "return":
             text, _ = render(value, self.repr_chars)
             value = text
@@ -256,8 +271,9 @@ class Tracer:
                 self._xepoch[0] += 1
             fs.prev_line = None if lineno in fs.info.full_lines else lineno
         events = self.events
-        events.append([len(events), kind, lineno, fs.func, fs.depth, changes, value])
-        fs.last = changes
+        ev = [len(events), kind, lineno, fs.func, fs.depth, changes, value]
+        events.append(ev)
+        fs.last = ev
         self.n_bytes += 32 + (len(value) if value else 0)
         if len(events) >= self.max_events:
             self._budget_hit("event_budget")
@@ -288,10 +304,22 @@ class Tracer:
                     fs.conts.discard(name)
                     changes.append((name, "<deleted>", False))
             if fs.epoch != self._epoch[0] and fs.conts:
+                stored = None
+                if (fs.epoch == self._epoch[0] - 1 and fs.pend is not None
+                        and fs.prev_line in self._pure_stores):
+                    # only this line mutated, by plain element stores: a list of immutable atoms
+                    # that is not one of the stored-into containers cannot have changed
+                    stored = stored_into(fs.pend)
+                keys = fs.keys
                 for name in fs.conts:
                     v = loc.get(name, _MISSING)
                     s = snap[name]
                     if v is s[0]:
+                        if stored is not None:
+                            k = keys.get(name)
+                            if k is not None and len(k) == 2 and type(k[1]) is list and not any(
+                                    v is c for c in stored):
+                                continue
                         self._check(name, v, s, snap, fs, changes, budget)
         fs.epoch = self._epoch[0]
         fs.xepoch = self._xepoch[0]
@@ -381,7 +409,11 @@ class Tracer:
             piece = self.stdout.take_new()
             if piece:
                 text, elided = render(piece, max(self.repr_chars, 400))
-                self.events[-1][5].append((STDOUT_NAME, text, elided))
+                last = self.events[-1]
+                if last[5]:
+                    last[5].append((STDOUT_NAME, text, elided))
+                else:
+                    last[5] = [(STDOUT_NAME, text, elided)]
 
     # -- output ----------------------------------------------------------------------------------
     def events_compact(self) -> list[list]:
@@ -392,6 +424,12 @@ class Tracer:
             for e, at in zip(events, effects_at(events)):
                 e.append(at)
         return events
+
+    def events_columns(self) -> dict[str, list]:
+        """Events as columns (event_columns.py), for the sandbox pipe and straight into Arrow."""
+        from .event_columns import to_columns
+
+        return to_columns(self.events, effects_at(self.events))
 
     def events_as_dicts(self) -> list[dict[str, Any]]:
         return [event_dict(e) for e in self.events_compact()]

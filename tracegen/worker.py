@@ -308,12 +308,14 @@ def _status(status: str, reason: str) -> tuple[dict[str, Any], bytes]:
     return {"status": status, "reason": reason}, b""
 
 
-def run_forked(job: dict[str, Any]) -> dict[str, Any]:
+def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     """One job in a forked child of this process, as the worker runs it but with no jail and no
-    uid drop; returns what Sandbox.run would (events as dicts). For tests and benchmarks."""
+    uid drop; returns what Sandbox.run would, with the events as dicts (`rows=False`: as the
+    columns the sandbox sends). For tests and benchmarks."""
     import tempfile
     from dataclasses import asdict
 
+    from .event_columns import ArrowEvents, to_arrow
     from .records import Limits
     from .tracer import event_dict
 
@@ -325,7 +327,10 @@ def run_forked(job: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(workdir, ignore_errors=True)
     result = json.loads(payload) if payload else {}
     result.update(header)
-    result["events"] = [event_dict(e) for e in result.get("events") or []]
+    events = result.get("events") or []
+    if rows:
+        result["events"] = (ArrowEvents(to_arrow(events)).rows() if isinstance(events, dict)
+                            else [event_dict(e) for e in events])
     return result
 
 
