@@ -36,6 +36,12 @@ app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True
                   help="Grounded natural-language execution traces of Python programs, as HF datasets.")
 
 
+def given(**options):
+    """The options typed on the command line. The rest (None) take their stage config dataclass's default,
+    declared once, there: the CLI, recipes and Python callers get the same defaults."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 @app.callback()
 def main() -> None:
     """selfexec: trace programs, narrate the traces, curate, publish, fine-tune."""
@@ -45,18 +51,18 @@ def main() -> None:
 def trace(
     problems: list[Path] = typer.Argument(..., help="Problem files: JSONL/JSON/parquet in any known format."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; traces go to OUT/traces/."),
-    format: str = typer.Option("auto", "--format", "-f",
+    format: Optional[str] = typer.Option(None, "--format", "-f",
                                help="auto | canonical | cruxeval | humaneval | mbpp | mbpp_sanitized | "
                                     "codecontests_py300 | code_contests_hf | apps | taco | livecodebench"),
     columns: Optional[str] = typer.Option(None, "--columns", help="Read a set of unknown layout by its columns: "
                                           "FIELD=COLUMN,... e.g. problem_id=id,code=solution,input=stdin,output=expected"),
-    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
-    shards: int = typer.Option(8, "--shards", help="Shards (resume unit); keep it fixed across reruns."),
-    sandbox: str = typer.Option("auto", "--sandbox", help="auto | bwrap | rlimit"),
-    timeout: float = typer.Option(10.0, "--timeout", help="Wall-clock seconds per run."),
-    memory_mb: int = typer.Option(2048, "--memory-mb", help="Address-space limit per run, MB."),
-    max_events: int = typer.Option(10_000, "--max-events", help="Stop recording after this many events."),
-    max_bytes: int = typer.Option(1_000_000, "--max-bytes", help="Stop recording after this many bytes of events."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes."),
+    shards: Optional[int] = typer.Option(None, "--shards", help="Shards (resume unit); keep it fixed across reruns."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="auto | bwrap | rlimit"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall-clock seconds per run."),
+    memory_mb: Optional[int] = typer.Option(None, "--memory-mb", help="Address-space limit per run, MB."),
+    max_events: Optional[int] = typer.Option(None, "--max-events", help="Stop recording after this many events."),
+    max_bytes: Optional[int] = typer.Option(None, "--max-bytes", help="Stop recording after this many bytes of events."),
     max_problems: Optional[int] = typer.Option(None, "--max-problems", help="Only the first N problems."),
     reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run or dataset folder: take its traces of "
                                                                "unchanged (solution, test) pairs instead of re-running them."),
@@ -67,9 +73,10 @@ def trace(
     from tracegen.stage import TraceConfig, run_trace_stage
 
     cfg = TraceConfig(
-        inputs=[str(p) for p in problems], out=str(out), format=format, workers=workers, shards=shards,
-        sandbox=sandbox, max_problems=max_problems, reuse=str(reuse) if reuse else None, columns=columns,
-        limits=Limits(timeout_s=timeout, memory_mb=memory_mb, max_events=max_events, max_bytes=max_bytes),
+        inputs=[str(p) for p in problems], out=str(out), reuse=str(reuse) if reuse else None,
+        limits=Limits(**given(timeout_s=timeout, memory_mb=memory_mb, max_events=max_events, max_bytes=max_bytes)),
+        **given(format=format, workers=workers, shards=shards, sandbox=sandbox, max_problems=max_problems,
+                columns=columns),
     )
     try:
         with _progress("tracing") as update:
@@ -133,22 +140,22 @@ def _trace_summary(stats: dict, out: Path) -> None:
 @app.command()
 def narrate(
     run: Path = typer.Argument(..., help="Run folder holding traces/ (from `selfexec trace`)."),
-    narrator: str = typer.Option("template", "--narrator", "-n", help="template | openai | transformers | import"),
-    model: str = typer.Option("", "--model", "-m", help="openai: served model name; transformers: local model folder."),
-    base_url: str = typer.Option("", "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Env variable holding the API key."),
+    narrator: Optional[str] = typer.Option(None, "--narrator", "-n", help="template | openai | transformers | import"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="openai: served model name; transformers: local model folder."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Env variable holding the API key."),
     tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="openai: local tokenizer folder for exact prompt budgets."),
-    max_prompt_tokens: int = typer.Option(6000, "--max-prompt-tokens", help="Prompt budget; long runs are folded to fit."),
-    max_tokens: int = typer.Option(1024, "--max-tokens", help="Most tokens per narration."),
-    temperature: float = typer.Option(0.0, "--temperature"),
-    top_p: float = typer.Option(1.0, "--top-p"),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed; the template narrator's phrasing seed."),
-    concurrency: int = typer.Option(8, "--concurrency", "-c", help="openai: requests in flight per worker."),
-    timeout: float = typer.Option(120.0, "--timeout", help="openai: seconds per request attempt."),
-    retries: int = typer.Option(4, "--retries", help="openai: retries on 429 / 5xx / timeouts."),
-    batch_size: int = typer.Option(8, "--batch-size", help="transformers: prompts per generate call."),
-    device: str = typer.Option("auto", "--device", help="transformers: auto | cpu | cuda | cuda:N"),
-    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (each loads its own model)."),
+    max_prompt_tokens: Optional[int] = typer.Option(None, "--max-prompt-tokens", help="Prompt budget; long runs are folded to fit."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Most tokens per narration."),
+    temperature: Optional[float] = typer.Option(None, "--temperature"),
+    top_p: Optional[float] = typer.Option(None, "--top-p"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed; the template narrator's phrasing seed."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", help="openai: requests in flight per worker."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="openai: seconds per request attempt."),
+    retries: Optional[int] = typer.Option(None, "--retries", help="openai: retries on 429 / 5xx / timeouts."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="transformers: prompts per generate call."),
+    device: Optional[str] = typer.Option(None, "--device", help="transformers: auto | cpu | cuda | cuda:N"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (each loads its own model)."),
     max_traces: Optional[int] = typer.Option(None, "--max-traces", help="Only the first N ok traces."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace this run's narrations (the cache is kept)."),
     allow_partial: bool = typer.Option(False, "--allow-partial", help="Narrate the traces of a trace stage that stopped part-way."),
@@ -162,12 +169,13 @@ def narrate(
     from tracegen.narrate.stage import NarrateConfig, NarrateIncomplete, run_narrate_stage
 
     cfg = NarrateConfig(
-        run=str(run), narrator=narrator, model=model, base_url=base_url, api_key_env=api_key_env,
-        tokenizer=str(tokenizer) if tokenizer else None, max_prompt_tokens=max_prompt_tokens,
-        max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, concurrency=concurrency,
-        timeout_s=timeout, max_retries=retries, batch_size=batch_size, device=device, workers=workers,
-        max_traces=max_traces, overwrite=overwrite, reuse=str(reuse) if reuse else None, allow_partial=allow_partial,
-        input=str(input_) if input_ else None,
+        run=str(run), **given(
+            narrator=narrator, model=model, base_url=base_url, api_key_env=api_key_env,
+            tokenizer=str(tokenizer) if tokenizer else None, max_prompt_tokens=max_prompt_tokens,
+            max_tokens=max_tokens, temperature=temperature, top_p=top_p, seed=seed, concurrency=concurrency,
+            timeout_s=timeout, max_retries=retries, batch_size=batch_size, device=device, workers=workers,
+            max_traces=max_traces, overwrite=overwrite, reuse=str(reuse) if reuse else None, allow_partial=allow_partial,
+            input=str(input_) if input_ else None),
     )
     try:
         with _progress("narrating") as update:
@@ -226,16 +234,16 @@ def curate(
     run: Path = typer.Argument(..., help="Run folder holding traces/ and narrations/."),
     benchmark: list[str] = typer.Option([], "--benchmark", "-b",
                                         help="Benchmark file to decontaminate against: NAME=PATH or PATH (repeatable)."),
-    ngram: int = typer.Option(10, "--ngram", help="Decontamination n-gram size, in normalised code tokens."),
-    contamination_threshold: float = typer.Option(0.8, "--contamination-threshold",
+    ngram: Optional[int] = typer.Option(None, "--ngram", help="Decontamination n-gram size, in normalised code tokens."),
+    contamination_threshold: Optional[float] = typer.Option(None, "--contamination-threshold",
                                                   help="Drop a row when its program overlaps a benchmark program this much."),
-    near_dup_threshold: float = typer.Option(0.9, "--near-dup-threshold",
+    near_dup_threshold: Optional[float] = typer.Option(None, "--near-dup-threshold",
                                              help="MinHash Jaccard for near-duplicate programs; 0 turns it off."),
     no_exact_dedup: bool = typer.Option(False, "--no-exact-dedup", help="Keep rows with the same program and input."),
-    tokenizer: str = typer.Option("smollm2", "--tokenizer", help="smollm2 | chars | a local folder with tokenizer.json"),
-    min_tokens: int = typer.Option(16, "--min-tokens", help="Shortest narration kept, in tokens."),
-    max_tokens: int = typer.Option(8192, "--max-tokens", help="Longest narration kept, in tokens."),
-    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for verification."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="smollm2 | chars | a local folder with tokenizer.json"),
+    min_tokens: Optional[int] = typer.Option(None, "--min-tokens", help="Shortest narration kept, in tokens."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Longest narration kept, in tokens."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes for verification."),
     reuse: Optional[Path] = typer.Option(None, "--reuse", help="Earlier run folder: take its verdicts on the same "
                                                                "narrations (same settings); dedup always reruns."),
     allow_partial: bool = typer.Option(False, "--allow-partial", help="Curate the narrations of a narrate stage that stopped part-way."),
@@ -244,10 +252,11 @@ def curate(
     from curation.stage import CurateConfig, parse_benchmark, run_curate_stage
 
     cfg = CurateConfig(
-        run=str(run), benchmarks=[parse_benchmark(b) for b in benchmark], ngram=ngram,
-        contamination_threshold=contamination_threshold, exact_dedup=not no_exact_dedup,
-        near_dup_threshold=near_dup_threshold, tokenizer=tokenizer, min_tokens=min_tokens, max_tokens=max_tokens,
-        workers=workers, reuse=str(reuse) if reuse else None, allow_partial=allow_partial,
+        run=str(run), **given(
+            benchmarks=[parse_benchmark(b) for b in benchmark], ngram=ngram,
+            contamination_threshold=contamination_threshold, exact_dedup=not no_exact_dedup,
+            near_dup_threshold=near_dup_threshold, tokenizer=tokenizer, min_tokens=min_tokens, max_tokens=max_tokens,
+            workers=workers, reuse=str(reuse) if reuse else None, allow_partial=allow_partial),
     )
     try:
         with _progress("curating") as update:
