@@ -43,9 +43,10 @@ from ..errors import PipelineError, UserError
 from ..records import trace_from_row, write_parquet_atomic
 from ..reuse import NarrationReuse, ReuseError, reuse_files
 from .import_narrator import ImportFileError, file_sha256, import_settings, import_shard, plan_import
+from .narrators import FACTORIES, make_narrator
 from .records import TRANSPORT_FAILURES, narrations_to_table
 
-NARRATORS = ("template", "openai", "transformers", "import")
+NARRATORS = (*FACTORIES, "import")  # import reads narrations made elsewhere (import_narrator.py)
 STAGE = "narrate"
 
 
@@ -142,31 +143,6 @@ class NarrateConfig:
 
 def trace_files(run: str | Path) -> list[Path]:
     return sorted((Path(run) / "traces").glob("traces-*.parquet"))
-
-
-def make_narrator(cfg: NarrateConfig) -> Any:
-    """The narrator a config asks for (heavy imports happen here, inside the worker)."""
-    if cfg.narrator == "template":
-        from .template_narrator import TemplateNarrator
-
-        return TemplateNarrator(seed=cfg.seed)
-    from .cache import RequestCache
-
-    cache = RequestCache(cfg.cache_path())
-    if cfg.narrator == "openai":
-        from .openai_narrator import EndpointSettings, OpenAINarrator
-        from .tokens import token_counter
-
-        s = EndpointSettings(base_url=cfg.base_url, model=cfg.model, api_key_env=cfg.api_key_env,
-                             temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
-                             seed=cfg.seed, concurrency=cfg.concurrency, timeout_s=cfg.timeout_s,
-                             max_retries=cfg.max_retries)
-        return OpenAINarrator(s, token_counter(cfg.tokenizer), cfg.max_prompt_tokens, cache)
-    from .hf_narrator import HFNarrator, LocalSettings
-
-    s2 = LocalSettings(model_dir=cfg.model, device=cfg.device, batch_size=cfg.batch_size,
-                       temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
-    return HFNarrator(s2, cfg.max_prompt_tokens, cache)
 
 
 def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
