@@ -163,3 +163,22 @@ def test_cli_writes_canonical_jsonl_and_refuses_sets_without_correct_solutions(t
     res = _selfexec("mutate", str(unlabelled), "--out", str(tmp_path / "x.jsonl"))
     assert res.returncode == 2 and "labelled 'correct'" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_mutant_traces_are_narrated_and_verified_like_any_solution(tmp_path):
+    src = tmp_path / "p.jsonl"
+    src.write_text(json.dumps(_function_problem().to_dict()) + "\n")
+    assert _selfexec("mutate", str(src), "--out", str(tmp_path / "m.jsonl"), "--per-solution", "3",
+                     "--workers", "1").returncode == 0
+    run = tmp_path / "run"
+    for args in (["trace", str(tmp_path / "m.jsonl"), "--out", str(run)], ["narrate", str(run)], ["curate", str(run)]):
+        res = _selfexec(*args)
+        assert res.returncode == 0, res.stderr
+    import pyarrow.parquet as pq
+
+    rows = [r for f in sorted((run / "curated").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    mutant_rows = [r for r in rows if "-mut" in r["solution_id"]]
+    assert mutant_rows and all(r["solution_id"].startswith("ref-mut") for r in mutant_rows)
+    # the narration follows the mutant's code (what it does), not the original's
+    assert any("if xs[i] > k" not in r["code"] for r in mutant_rows)
