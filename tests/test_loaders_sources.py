@@ -267,3 +267,17 @@ def test_registry_has_one_entry_per_format_and_strict_sets_stay_strict(tmp_path)
     path.write_text(json.dumps({"id": "s", "code": "def f(): pass", "input": "", "output": 1}) + "\n")
     with pytest.raises(LoaderError, match="line 1: field 'output'"):
         load_problems(path)
+
+
+def test_recipe_trace_columns_reach_the_loader(tmp_path):
+    from selfexec.recipe import load_recipe, stage_configs
+    from tracegen.stage import load_config_problems
+
+    path = _write(ODD_ROWS, tmp_path / "odd.parquet")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(json.dumps({"run": str(tmp_path / "run"), "trace": {"inputs": [str(path)], "columns": ODD_MAP}}))
+    cfg = stage_configs(load_recipe(recipe))["trace"]
+    assert cfg.columns == ODD_MAP
+    report = LoadReport()
+    assert [p.problem_id for p in load_config_problems(cfg, report)] == ["q-1", "q-2"]
+    assert report.skipped_rows == {"no problem_id": 1}
