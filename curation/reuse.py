@@ -20,6 +20,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from tracegen import layout
+
 from .records import Verdict
 
 _KEY = ["trace_id", "problem_id", "solution_id", "test_id", "narrator", "model", "revision", "prompt_sha"]
@@ -38,11 +40,12 @@ class VerdictReuse:
     """`why_not` is empty when the earlier run's verdicts apply to this run's settings."""
 
     def __init__(self, prev: str | Path, inputs: dict[str, Any]):
-        log = Path(prev) / "logs" / "curate"
+        log = Path(prev) / layout.LOGS / "curate"
         self.parts = sorted((log / "verified").glob("part-*.parquet"))
         self.where: dict[tuple, tuple[int, int]] = {}
         self.why_not = ""
-        theirs = json.loads((log / "inputs.json").read_text()) if (log / "inputs.json").is_file() else None
+        inputs_file = log / "inputs.json"  # curation/stage.py INPUTS: written by layout.fingerprint_changed
+        theirs = json.loads(inputs_file.read_text()) if inputs_file.is_file() else None
         if theirs is None or not self.parts:
             self.why_not = f"{prev} holds no verified rows (logs/curate/verified/): a dataset folder or an uncurated run"
         elif theirs.get("settings") != inputs["settings"]:

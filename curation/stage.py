@@ -42,6 +42,7 @@ from .stats import funnel_stats
 from .verify import VERIFIER_VERSION, verify
 
 STAGE = "curate"
+INPUTS = "inputs.json"  # RUN/logs/curate/inputs.json: the settings and input files the verdicts were made from
 _PRIVATE = pa.schema([("_sort", pa.list_(pa.string())), ("_dedup_key", pa.string()), ("_code_key", pa.string()),
                       ("_minhash", pa.list_(pa.uint64()))])
 PART_SCHEMA = pa.schema(list(CURATED_SCHEMA) + list(_PRIVATE), metadata=CURATED_SCHEMA.metadata)
@@ -99,7 +100,7 @@ class CurateConfig:
     def validate(self) -> None:
         if not narration_files(self.run):
             raise ConfigError(f"no narrations in {Path(self.run) / 'narrations'}: run `selfexec narrate {self.run}` first")
-        if not (Path(self.run) / "traces").is_dir():
+        if not (Path(self.run) / layout.TRACES).is_dir():
             raise ConfigError(f"no traces in {Path(self.run) / 'traces'}: the run folder must hold traces/ and narrations/")
         names = [b.name for b in self.benchmarks]
         if len(set(names)) != len(names):
@@ -136,7 +137,7 @@ class CurateConfig:
 
 
 def narration_files(run: str | Path) -> list[Path]:
-    return sorted((Path(run) / "narrations").glob("*.parquet"))
+    return sorted((Path(run) / layout.NARRATIONS).glob("*.parquet"))
 
 
 def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -144,9 +145,8 @@ def run_curate_stage(cfg: CurateConfig, on_progress: Callable[[int, int], None] 
     stats also written to RUN/stats/curate.json."""
     cfg.validate()
     run = Path(cfg.run)
-    layout.lock_run(run)
-    partial = layout.require_complete(run, "narrate", "curate", f"selfexec narrate {run}", cfg.allow_partial)
-    with layout.disk_errors(STAGE, run):
+    with layout.hold_run(run), layout.disk_errors(STAGE, run):
+        partial = layout.require_complete(run, "narrate", "curate", f"selfexec narrate {run}", cfg.allow_partial)
         stats = _run(cfg, run, on_progress)
         if partial:
             stats["partial"] = f"the narrate stage was incomplete: {partial}"
@@ -160,7 +160,7 @@ def _run(cfg: CurateConfig, run: Path, on_progress: Callable[[int, int], None] |
     log = run / "logs" / STAGE
     _fresh_if_changed(run, cfg, files)
     layout.stage_started(run, STAGE)
-    for sub in ("curated", "rejects", "stats"):
+    for sub in (layout.CURATED, layout.REJECTS, layout.STATS):
         (run / sub).mkdir(parents=True, exist_ok=True)
     (log / "verified").mkdir(parents=True, exist_ok=True)
     token_counter(cfg.tokenizer)  # fails here, before any work, when the tokenizer is missing
@@ -210,27 +210,18 @@ def _fresh_if_changed(run: Path, cfg: CurateConfig, files: list[Path]) -> None:
     """Curation is derived data: when the settings or the input files changed since the last
     call, the earlier shard results are dropped and everything is redone; otherwise finished
     shards are skipped."""
-    log = run / "logs" / STAGE
     mine = _fingerprint(run, cfg, files)
-    path = log / "inputs.json"
-    if path.exists() and json.loads(path.read_text()) != mine:
-        shutil.rmtree(log, ignore_errors=True)
-    log.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(mine, sort_keys=True))
-    recipe = run / "recipe.yaml"
+    if layout.fingerprint_changed(run, STAGE, mine, INPUTS) is not None:
+        shutil.rmtree(run / layout.LOGS / STAGE, ignore_errors=True)  # derived work of other inputs: redo it
+        layout.fingerprint_changed(run, STAGE, mine, INPUTS)
+    recipe = run / layout.RECIPE
     doc = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
     doc[STAGE] = cfg.settings()
-    _write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
+    layout.write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
 
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # -- phase 1: one shard per narrations file ----------------------------------------------------------
@@ -388,11 +379,11 @@ def _write_outputs(run: Path, parts: list[Path], decisions: dict[tuple[int, int]
         tables.append(table)
         kept = table.filter(pa.array([r["kept"] for r in public], type=pa.bool_()))
         rejected = table.filter(pa.array([not r["kept"] for r in public], type=pa.bool_()))
-        for sub, t in (("curated", kept), ("rejects", rejected)):
+        for sub, t in ((layout.CURATED, kept), (layout.REJECTS, rejected)):
             dest = run / sub / f"{sub}-{p_i:05d}-of-{world:05d}.parquet"
             write_parquet_atomic(t, dest)
             new.add(dest)
-    for sub in ("curated", "rejects"):
+    for sub in (layout.CURATED, layout.REJECTS):
         for old in (run / sub).glob("*.parquet"):
             if old not in new:
                 old.unlink()  # from an earlier call with another number of narration files

@@ -134,6 +134,8 @@ def _trace_summary(stats: dict, out: Path) -> None:
     if load.get("skipped_rows") or load.get("dropped_solutions"):  # lenient sets: say what was left out
         console.print(f"loading: {load.get('rows', 0)} rows; skipped rows {load.get('skipped_rows') or {}}; dropped "
                       f"solutions {load.get('dropped_solutions') or {}} (first example of each: stats/trace.json)")
+    for w in stats.get("warnings", []):  # problems with nothing to trace, failures of our sandbox
+        err_console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     console.print(f"traces: {out / 'traces'}   stats: {out / 'stats' / 'trace.json'}")
 
 

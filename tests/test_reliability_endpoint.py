@@ -97,3 +97,22 @@ def test_cli_run_against_a_401_endpoint_exits_non_zero_with_one_line(tmp_path):
     assert "Traceback" not in out
     assert out.count("error:") == 1 and "refused the API key" in " ".join(out.split()), out
     assert not (tmp_path / "ds").exists()
+
+
+def test_cli_narrate_against_a_refused_connection_is_one_line(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    run = _run(tmp_path, n=2)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cli = Path(sys.executable).parent / "selfexec"
+    res = subprocess.run([str(cli), "narrate", str(run), "--narrator", "openai", "--model", "m", "--retries", "0",
+                          "--base-url", f"http://127.0.0.1:{port}/v1"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1"))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr and "datatrove" not in res.stderr, res.stderr  # was ~35 lines of engine log
+    assert res.stderr.count("error:") == 1 and "cannot reach the endpoint" in " ".join(res.stderr.split())

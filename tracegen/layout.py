@@ -6,13 +6,15 @@ finished, and the one settings fingerprint every stage resumes by.
 - **Atomic writes**: a file is written under a temp name beside it and renamed over, so a kill
   leaves the old file or the new one, never half of one.
 - **Lock**: `lock_run(RUN)` holds `RUN/.lock` (an flock, so a killed holder frees it at once) for
-  the rest of the process; a second selfexec into the same folder is refused with who holds it
-  (pid, host, since when, command). Taking it again in the same process is a no-op.
+  the rest of the process, `hold_run(RUN)` for a block (each stage); a second selfexec into the same
+  folder is refused with who holds it (pid, host, since when, command). Taking it again in the same
+  process is a no-op.
 - **Finished stages**: `stage_started` leaves `logs/STAGE/unfinished.json`, `stage_finished` removes
   it (or says in it why the stage is not complete); a later stage calls `require_complete` and
   refuses an earlier one that stopped part-way, unless the user passed --allow-partial.
-- **Settings fingerprint**: `check_settings(RUN, STAGE, settings)` keeps `logs/STAGE/settings.json`;
-  resuming with other settings is refused with the names of the settings that differ.
+- **Settings fingerprint**: `logs/STAGE/settings.json` holds what a stage was made with;
+  `check_settings` refuses to resume with others (naming the settings that differ: trace, narrate),
+  `fingerprint_changed` says the derived work must be redone (curate).
 """
 
 from __future__ import annotations
@@ -93,6 +95,23 @@ def lock_run(run: str | Path) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(me).encode(), 0)
     _held[key] = fd
+
+
+@contextmanager
+def hold_run(run: str | Path) -> Iterator[None]:
+    """Hold RUN's lock for a block (a stage called from Python); a lock this process already holds
+    (`selfexec run` takes it for its whole length) is left as it is."""
+    key = str(Path(run).resolve())
+    if key in _held:
+        yield
+        return
+    lock_run(run)
+    try:
+        yield
+    finally:
+        fd = _held.pop(key, None)
+        if fd is not None:
+            os.close(fd)  # closing the file releases the flock
 
 
 def _holder(path: Path) -> str:
@@ -183,20 +202,37 @@ def _short(v: Any) -> str:
     return s if len(s) <= 80 else s[:77] + "..."
 
 
-def check_settings(run: str | Path, stage: str, settings: dict[str, Any], fix: str) -> bool:
-    """Compare `settings` with the ones RUN's STAGE was made with (logs/STAGE/settings.json), then
-    record them. Returns False when none were recorded; raises UserError naming what differs."""
-    path = Path(run) / LOGS / stage / "settings.json"
+def fingerprint_changed(run: str | Path, stage: str, fingerprint: dict[str, Any],
+                        name: str = "settings.json") -> dict[str, Any] | None:
+    """Record `fingerprint` as RUN/logs/STAGE/NAME; returns the earlier one when it differed (None when
+    it was the same or there was none). Every stage resumes by this one protocol: trace and narrate
+    refuse other settings (`check_settings`), curate redoes its derived work."""
+    path = Path(run) / LOGS / stage / name
+    mine = json.loads(json.dumps(fingerprint, default=str))
     earlier = None
     if path.is_file():
-        earlier = json.loads(path.read_text())
-        mine = json.loads(json.dumps(settings, default=str))
-        if earlier != mine:
-            raise UserError(f"{run} already holds a {stage} run with other settings ({settings_diff(earlier, mine)}); "
-                            f"{fix}")
+        try:
+            earlier = json.loads(path.read_text())
+        except ValueError:
+            earlier = {}
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps(settings, sort_keys=True, default=str))
-    return earlier is not None
+    write_atomic(path, json.dumps(mine, sort_keys=True))
+    return earlier if earlier is not None and earlier != mine else None
+
+
+def check_settings(run: str | Path, stage: str, settings: dict[str, Any], fix: str,
+                   earlier: dict[str, Any] | None = None) -> None:
+    """Refuse to resume STAGE of RUN with settings other than the ones it was made with, naming the
+    settings that differ; record them otherwise. `earlier`: what to compare with when the run has no
+    recorded settings yet (a run made before they were recorded)."""
+    path = Path(run) / LOGS / stage / "settings.json"
+    if path.is_file():
+        earlier = json.loads(path.read_text())
+    mine = json.loads(json.dumps(settings, default=str))
+    if earlier and earlier != mine:
+        raise UserError(f"{run} already holds a {stage} run with other settings ({settings_diff(earlier, mine)}); {fix}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(mine, sort_keys=True))
 
 
 # -- disk errors --------------------------------------------------------------------------------------
@@ -232,7 +268,12 @@ def disk_errors(stage: str, run: str | Path) -> Iterator[None]:
         raise _disk_message(stage, run, exc) from None
 
 
+_FIX = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+        errno.EFBIG: "raise the file-size limit (ulimit -f)"}
+
+
 def _disk_message(stage: str, run: str | Path, exc: OSError) -> UserError:
     where = f" ({exc.filename})" if exc.filename else ""
-    return UserError(f"the {stage} stage cannot write to {run}: {_DISK[exc.errno]}{where}; free space or fix the "
-                     f"folder's permissions, then rerun the same command (finished shards are kept)")
+    fix = _FIX.get(exc.errno, "make the folder writable or pick another one")
+    return UserError(f"the {stage} stage cannot write to {run}: {_DISK[exc.errno]}{where}; {fix}, then rerun the "
+                     f"same command (finished shards are kept)")

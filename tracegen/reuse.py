@@ -26,11 +26,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from .errors import UserError
+from . import layout
 from .narrate.records import TRANSPORT_FAILURES, narration_from_row
 from .records import Trace, trace_from_row
 
 NEVER_REUSED = ("timeout", "internal_error")
-_DATASET_DIR = {"traces": "traces", "narrations": "narrated"}
 
 
 class ReuseError(UserError):
@@ -42,12 +42,13 @@ def reuse_files(path: str | Path, what: str) -> list[Path]:
     path = Path(path)
     if not path.is_dir():
         raise ReuseError(f"--reuse {path}: no such folder; pass an earlier run folder or a published dataset folder")
-    run_dir, ds_dir = path / what, path / "data" / _DATASET_DIR[what]
+    run_dir, ds_dir = path / what, path / layout.DATASET_DATA / layout.DATASET_CONFIG_OF[what]
     if run_dir.is_dir():
         return sorted(run_dir.glob("*.parquet"))
     if ds_dir.is_dir():
         return sorted(ds_dir.glob("*.parquet"))
-    if what == "narrations" and ((path / "traces").is_dir() or (path / "data" / "traces").is_dir()):
+    if what == layout.NARRATIONS and ((path / layout.TRACES).is_dir() or
+                                      (path / layout.DATASET_DATA / layout.DATASET_CONFIG_OF[layout.TRACES]).is_dir()):
         return []  # an earlier run stopped before narrating: its traces are still reusable
     raise ReuseError(f"--reuse {path}: neither a run folder (with traces/) nor a published dataset folder "
                      f"(with data/traces/); pass a folder written by `selfexec run` or `selfexec publish`")
@@ -103,10 +104,10 @@ class TraceReuse:
 def previous_narrate_settings(path: str | Path) -> dict[str, Any] | None:
     """The narrate settings the earlier run (or the run behind a dataset) was made with."""
     path = Path(path)
-    settings = path / "logs" / "narrate" / "settings.json"
+    settings = path / layout.LOGS / "narrate" / "settings.json"
     if settings.is_file():
         return json.loads(settings.read_text())
-    manifest = path / "selfexec.json"
+    manifest = path / layout.DATASET_MANIFEST
     if manifest.is_file():
         return json.loads(manifest.read_text()).get("narrate_settings")
     return None

@@ -68,7 +68,7 @@ class TraceConfig:
             raise ConfigError("max_events must be >= 1 and max_bytes >= 1000")
         if self.reuse:
             try:
-                reuse_files(self.reuse, "traces")
+                reuse_files(self.reuse, layout.TRACES)
             except ReuseError as exc:
                 raise ConfigError(str(exc)) from None
 
@@ -98,15 +98,14 @@ def run_trace_stage(cfg: TraceConfig, on_progress: Callable[[int, int], None] | 
         raise ConfigError(f"the inputs hold no (solution, test) pair to trace: {len(problems)} problems{what} in "
                           f"{', '.join(map(str, cfg.inputs))}; check the files and --format")
     run = Path(cfg.out)
-    with layout.disk_errors("trace", run):
-        layout.lock_run(run)
+    with layout.disk_errors("trace", run), layout.hold_run(run):
         return _run(cfg, run, sandbox_mode, problems, total, without, load_report, on_progress)
 
 
 def _run(cfg: TraceConfig, run: Path, sandbox_mode: str, problems: list[Problem], total: int,
          without: dict[str, int], load_report: LoadReport, on_progress) -> dict[str, Any]:
     _check_same_settings(run, cfg)
-    for sub in ("traces", "stats", "logs"):
+    for sub in (layout.TRACES, layout.STATS, layout.LOGS):
         (run / sub).mkdir(parents=True, exist_ok=True)
     layout.stage_started(run, "trace")
     shards = min(cfg.shards, max(1, len(problems)))
@@ -171,19 +170,16 @@ def _redo_shards_with_internal_errors(run: Path, shards: int) -> None:
 
 def _check_same_settings(run: Path, cfg: TraceConfig) -> None:
     """Resuming with other settings would mix rows of two configs in one run: refuse."""
-    recipe = run / "recipe.yaml"
+    recipe = run / layout.RECIPE
     # reuse only saves work (a reused row is the row it would compute), so it may change on resume
     mine = {k: v for k, v in cfg.to_dict().items() if k not in ("workers", "out", "reuse")}
-    whole = {}
-    if recipe.exists():
-        whole = yaml.safe_load(recipe.read_text()) or {}
-        earlier = {k: v for k, v in (whole.get("trace") or {}).items() if k != "reuse"}
-        if earlier and earlier != mine:
-            raise ConfigError(
-                f"{run} already holds a trace run with other settings ({layout.settings_diff(earlier, mine)}); "
-                f"use a new --out folder, or delete {run} to start over")
-    whole["trace"] = dict(mine, reuse=cfg.to_dict()["reuse"])  # other stages keep their own sections
-    run.mkdir(parents=True, exist_ok=True)
+    whole = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
+    older = {k: v for k, v in (whole.get("trace") or {}).items() if k != "reuse"}  # a run from before settings.json
+    try:
+        layout.check_settings(run, "trace", mine, f"use a new --out folder, or delete {run} to start over", older)
+    except UserError as exc:
+        raise ConfigError(str(exc)) from None
+    whole["trace"] = dict(mine, reuse=cfg.to_dict()["reuse"])  # for people; other stages keep their sections
     layout.write_atomic(recipe, yaml.safe_dump(whole, sort_keys=True))
 
 
@@ -191,7 +187,7 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, 
                  ctx: ShardContext) -> None:
     problems = load_config_problems(cfg)
     mine = [p for i, p in enumerate(problems) if i % world == rank]
-    out = Path(cfg.out) / "traces" / f"traces-{rank:05d}-of-{world:05d}.parquet"
+    out = Path(cfg.out) / layout.TRACES / f"traces-{rank:05d}-of-{world:05d}.parquet"
     tmp = out.with_name(f".{out.name}.tmp")
     by_status: Counter = Counter()
     by_source: Counter = Counter()

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from tracegen.errors import UserError
+from tracegen.layout import DATASET_MANIFEST
 
 from .configs import CONFIGS, row_keys
 
@@ -41,9 +42,9 @@ def parse_version(v: str) -> tuple[int, int, int]:
 
 
 def read_manifest(folder: Path | None) -> dict[str, Any] | None:
-    if folder is None or not (Path(folder) / "selfexec.json").is_file():
+    if folder is None or not (Path(folder) / DATASET_MANIFEST).is_file():
         return None
-    return json.loads((Path(folder) / "selfexec.json").read_text())
+    return json.loads((Path(folder) / DATASET_MANIFEST).read_text())
 
 
 def parent_of(cfg: Any, run: Path, out: Path) -> Path | None:

@@ -60,19 +60,18 @@ class PublishConfig:
     def validate(self) -> None:
         self.check_settings()
         run, out = Path(self.run), Path(self.out)
-        if not (run / "traces").is_dir():
+        if not (run / layout.TRACES).is_dir():
             raise ConfigError(f"no traces in {run / 'traces'}: publish needs a run folder (from `selfexec run` or "
                               f"`selfexec trace/narrate/curate`)")
-        if not (run / "curated").is_dir():
+        if not (run / layout.CURATED).is_dir():
             raise ConfigError(f"no curated rows in {run / 'curated'}: run `selfexec curate {run}` first")
-        if out.resolve() == run.resolve() or out.resolve().parent == run.resolve() and out.name in (
-                "traces", "narrations", "curated", "rejects", "stats", "logs", "cache"):
+        if out.resolve() == run.resolve() or out.resolve().parent == run.resolve() and out.name in layout.RUN_FOLDERS:
             raise ConfigError(f"--out {out} would overwrite the run's own files; pick another folder")
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out} is a file; pick a folder")
         if not out.parent.is_dir() and out.parent.exists():
             raise ConfigError(f"--out {out}: {out.parent} is a file, not a folder; pick another place")
-        if out.is_dir() and any(out.iterdir()) and not (out / "selfexec.json").is_file():
+        if out.is_dir() and any(out.iterdir()) and not (out / layout.DATASET_MANIFEST).is_file():
             raise ConfigError(f"--out {out} is not empty and holds no selfexec dataset (no selfexec.json); "
                               f"pick an empty or new folder, or an earlier version's folder to replace")
 
@@ -87,7 +86,7 @@ class PublishConfig:
             parse_version(self.version)
         if self.repo_id is not None and self.repo_id.count("/") != 1:
             raise ConfigError(f"repo_id must look like ORG/NAME (got {self.repo_id!r})")
-        if self.parent is not None and not (Path(self.parent) / "selfexec.json").is_file():
+        if self.parent is not None and not (Path(self.parent) / layout.DATASET_MANIFEST).is_file():
             raise ConfigError(f"--parent {self.parent} is not a published dataset folder (no selfexec.json)")
         if self.rows_per_file < 1 or self.trace_rows_per_file < 1:
             raise ConfigError("rows_per_file and trace_rows_per_file must be >= 1")
@@ -105,7 +104,11 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
     Pushing is separate (`push_published`) so a failed push never undoes the folder."""
     cfg.validate()
     run, out = Path(cfg.run), Path(cfg.out)
-    layout.lock_run(run)
+    with layout.hold_run(run):
+        return _publish_locked(cfg, run, out)
+
+
+def _publish_locked(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
     for stage, rerun in (("trace", f"selfexec trace ... --out {run}"), ("narrate", f"selfexec narrate {run}"),
                          ("curate", f"selfexec curate {run}")):
         layout.require_complete(run, stage, "publish", rerun, cfg.allow_partial)
@@ -117,8 +120,8 @@ def run_publish_stage(cfg: PublishConfig) -> dict[str, Any]:
 
 def _publish(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
     t0 = time.monotonic()
-    traces = _read(sorted((run / "traces").glob("*.parquet")), TRACE_SCHEMA)
-    narrated = _read(sorted((run / "curated").glob("*.parquet")), CURATED_SCHEMA)
+    traces = _read(sorted((run / layout.TRACES).glob("*.parquet")), TRACE_SCHEMA)
+    narrated = _read(sorted((run / layout.CURATED).glob("*.parquet")), CURATED_SCHEMA)
     if narrated.num_rows == 0:
         raise ConfigError(f"nothing to publish: curate kept 0 rows of {run} ({traces.num_rows} traces); see "
                           f"{run / 'stats' / 'curate.json'} for why rows were rejected, and fix the inputs or settings")
@@ -139,7 +142,7 @@ def _publish(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
     try:
         files = {c: _write_config(tmp, c, tables[c], cfg) for c in CONFIGS}
         manifest = build_manifest(cfg, run, tmp, files, tables, parent_dir, parent, read_manifest(out))
-        (tmp / "selfexec.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (tmp / layout.DATASET_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         write_card(tmp, cfg, run, manifest, tables, licenses)
         if cfg.with_viewer:
             from ..viewer import build_site
@@ -230,6 +233,9 @@ def _with_provenance(table: pa.Table, licenses: dict[str, str]) -> pa.Table:
         if name in table.column_names:
             i = table.schema.get_field_index(name)
             table = table.set_column(i, table.schema.field(i), pa.array([0.0] * table.num_rows, pa.float64()))
+    if "cached" in table.column_names:  # whether an answer came from the request cache depends on where a
+        i = table.schema.get_field_index("cached")  # killed run was resumed, not on the row: False in the dataset
+        table = table.set_column(i, table.schema.field(i), pa.array([False] * table.num_rows, pa.bool_()))
     src = table.column("source").to_pylist()
     table = table.set_column(table.schema.get_field_index("license"), "license",
                              pa.array([licenses.get(s or "", "") for s in src], type=pa.string()))
@@ -252,7 +258,7 @@ def _write_config(root: Path, config: str, table: pa.Table, cfg: PublishConfig) 
         n_files = max(1, -(-part.num_rows // per))
         out[split] = []
         for i in range(n_files):
-            rel = f"data/{config}/{split}-{i:05d}-of-{n_files:05d}.parquet"
+            rel = f"{layout.DATASET_DATA}/{config}/{split}-{i:05d}-of-{n_files:05d}.parquet"
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             chunk = part.slice(i * per, per)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import shutil
 import time
 from collections import Counter
@@ -119,7 +118,7 @@ class NarrateConfig:
                 raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if self.reuse:
             try:
-                reuse_files(self.reuse, "narrations")
+                reuse_files(self.reuse, layout.NARRATIONS)
             except ReuseError as exc:
                 raise ConfigError(str(exc)) from None
         if self.timeout_s <= 0 or self.max_retries < 0 or not 0 <= self.temperature <= 5 or not 0 < self.top_p <= 1:
@@ -142,7 +141,7 @@ class NarrateConfig:
 
 
 def trace_files(run: str | Path) -> list[Path]:
-    return sorted((Path(run) / "traces").glob("traces-*.parquet"))
+    return sorted((Path(run) / layout.TRACES).glob("traces-*.parquet"))
 
 
 def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -150,10 +149,10 @@ def run_narrate_stage(cfg: NarrateConfig, on_progress: Callable[[int, int], None
     Raises NarrateIncomplete (after writing rows and stats) when requests failed in transport."""
     cfg.validate()
     run = Path(cfg.run)
-    layout.lock_run(run)
-    layout.require_complete(run, "trace", "narrate", f"selfexec trace ... --out {run}", cfg.allow_partial)
-    with layout.disk_errors(STAGE, run):
-        return _run(cfg, run, on_progress)
+    with layout.hold_run(run):
+        layout.require_complete(run, "trace", "narrate", f"selfexec trace ... --out {run}", cfg.allow_partial)
+        with layout.disk_errors(STAGE, run):
+            return _run(cfg, run, on_progress)
 
 
 def _run(cfg: NarrateConfig, run: Path, on_progress: Callable[[int, int], None] | None) -> dict[str, Any]:
@@ -166,7 +165,7 @@ def _run(cfg: NarrateConfig, run: Path, on_progress: Callable[[int, int], None] 
             raise ConfigError(str(exc)) from None
     # an import's settings hold the sha of the bytes it read (the file may be growing meanwhile)
     _check_same_settings(run, cfg, import_settings(cfg.model, plan.sha256) if plan is not None else None)
-    for sub in ("narrations", "stats", "logs"):
+    for sub in (layout.NARRATIONS, layout.STATS, layout.LOGS):
         (run / sub).mkdir(parents=True, exist_ok=True)
     layout.stage_started(run, STAGE)
     reuse = None
@@ -267,11 +266,11 @@ def _per_file_limits(ok_counts: list[int], max_traces: int | None) -> list[int]:
 
 def _check_same_settings(run: Path, cfg: NarrateConfig, mine: dict[str, Any] | None = None) -> None:
     mine = mine or cfg.output_settings()
-    settings_file = run / "logs" / STAGE / "settings.json"
+    settings_file = run / layout.LOGS / STAGE / "settings.json"
     if cfg.overwrite:
-        shutil.rmtree(run / "narrations", ignore_errors=True)
-        shutil.rmtree(run / "logs" / STAGE, ignore_errors=True)
-        (run / "stats" / "narrate.json").unlink(missing_ok=True)
+        shutil.rmtree(run / layout.NARRATIONS, ignore_errors=True)
+        shutil.rmtree(run / layout.LOGS / STAGE, ignore_errors=True)
+        layout.stats_path(run, STAGE).unlink(missing_ok=True)
     elif settings_file.exists():
         old = json.loads(settings_file.read_text())
         if old != mine and old.get("narrator") == mine["narrator"] == "import" \
@@ -280,25 +279,18 @@ def _check_same_settings(run: Path, cfg: NarrateConfig, mine: dict[str, Any] | N
                 f"{run} already holds narrations imported from a file with other content (sha256 "
                 f"{str(old.get('input_sha256'))[:12]}…, now {mine['input_sha256'][:12]}…); pass --overwrite to "
                 f"replace them with the rows of {cfg.input}, or use another run folder")
-        if old != mine:
-            diff = {k: (old.get(k), mine.get(k)) for k in set(old) | set(mine) if old.get(k) != mine.get(k)}
-            raise ConfigError(
-                f"{run} already holds narrations made with other settings {diff} (old, new); pass --overwrite "
-                f"to replace them (the request cache is kept), or use another run folder")
-    settings_file.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(settings_file, json.dumps(mine, sort_keys=True))
+    try:
+        layout.check_settings(run, STAGE, mine, "pass --overwrite to replace them (the request cache is kept), "
+                                               "or use another run folder")
+    except UserError as exc:
+        raise ConfigError(str(exc)) from None
     # the recipe records it for people; settings.json above is what resuming checks
-    recipe = run / "recipe.yaml"
+    recipe = run / layout.RECIPE
     doc = (yaml.safe_load(recipe.read_text()) or {}) if recipe.exists() else {}
-    doc[STAGE] = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("run", "overwrite", "workers")}
+    doc[STAGE] = {k: v for k, v in dataclasses.asdict(cfg).items()
+                  if k not in ("run", "overwrite", "workers", "allow_partial")}
     doc[STAGE]["reuse"] = str(Path(cfg.reuse).resolve()) if cfg.reuse else None
-    _write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    layout.write_atomic(recipe, yaml.safe_dump(doc, sort_keys=True))
 
 
 def _stats_since(run: Path, t0: float) -> dict[str, Any]:
@@ -340,7 +332,7 @@ def _narrate_shard(cfg: NarrateConfig, files: list[str], limits: list[int], reus
     fresh = iter(narrator.narrate_batch(todo, on_done) if todo else [])
     out = [reused[i] if i in reused else next(fresh) for i in range(len(traces))]
     name = src.name.replace("traces-", "narrations-", 1)
-    dest = Path(cfg.run) / "narrations" / name
+    dest = Path(cfg.run) / layout.NARRATIONS / name
     write_parquet_atomic(narrations_to_table(out), dest)
     ctx.report_progress(len(out))
     cache = getattr(narrator, "cache", None)
