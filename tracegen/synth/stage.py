@@ -82,7 +82,7 @@ def synthesize_problem(problem: Problem, cfg: SynthConfig, box: Sandbox) -> tupl
             outputs.add(_output(tr))
             covered |= _lines(tr)
     rng = random.Random(int(hashlib.sha256(f"{cfg.seed}/{problem.problem_id}".encode()).hexdigest(), 16))
-    proposals = _proposals(problem, cfg, box, rng, stats)
+    proposals, on_kept = _proposals(problem, cfg, box, rng, stats)
     kept: list[Test] = []
     first_id = sum(1 for t in problem.tests if t.test_id.startswith("synth-"))  # a rerun on our own output
     seen_inputs = {t.input for t in problem.tests}
@@ -109,8 +109,7 @@ def synthesize_problem(problem: Problem, cfg: SynthConfig, box: Sandbox) -> tupl
         outputs.add(out)
         covered |= lines
         kept.append(dataclasses.replace(test, output=out))
-        if problem.kind == "function":
-            proposals.send_kept(inp, test.test_id)  # type: ignore[attr-defined]
+        on_kept(inp, test.test_id)
     return dataclasses.replace(problem, tests=[*problem.tests, *kept]), stats
 
 
@@ -138,17 +137,21 @@ class _FunctionProposals:
 
 
 def _proposals(problem: Problem, cfg: SynthConfig, box: Sandbox, rng: random.Random, stats: Counter):
+    """(candidates as (input, origin), a callback told of each kept input)."""
     if problem.kind == "function":
         props = _FunctionProposals(problem, rng)
         if not props.seeds:
             stats["no literal seed input"] += 1
-            return _Sendable(iter(()))
-        return _Sendable(iter(props), props)
+        return iter(props), props.send_kept
     generator = cfg.generator or problem.meta.get("generator", "")
     if not generator:
         stats["stdio without a generator"] += 1
-        return _Sendable(iter(()))
-    return _Sendable(_generated(problem, generator, cfg, box, stats))
+        return iter(()), _ignore
+    return _generated(problem, generator, cfg, box, stats), _ignore
+
+
+def _ignore(inp: str, test_id: str) -> None:
+    """Generator seeds do not depend on what was kept."""
 
 
 def _generated(problem: Problem, generator: str, cfg: SynthConfig, box: Sandbox, stats: Counter):
@@ -161,20 +164,6 @@ def _generated(problem: Problem, generator: str, cfg: SynthConfig, box: Sandbox,
             stats[f"generator {run.status if run.status != 'ok' else 'printed nothing'}"] += 1
             continue
         yield run.stdout if run.stdout.endswith("\n") else run.stdout + "\n", f"generator seed {seed}"
-
-
-class _Sendable:
-    """An iterator of (input, origin) with the optional `send_kept` of function fuzzing."""
-
-    def __init__(self, it, owner: _FunctionProposals | None = None):
-        self.it, self.owner = it, owner
-
-    def __iter__(self):
-        return self.it
-
-    def send_kept(self, inp: str, test_id: str) -> None:
-        if self.owner is not None:
-            self.owner.send_kept(inp, test_id)
 
 
 # --------------------------------------------------------------------------- parallel driver
