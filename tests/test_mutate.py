@@ -76,9 +76,10 @@ def _recheck(problem: Problem, original: Solution, mutant: Solution, box: Sandbo
     and the recorded step, line, variable and values are what the two traces show."""
     d = mutant.divergence
     test = next(t for t in problem.tests if t.test_id == d["test_id"])
-    a = trace_one(problem, original, test, Limits(), box)
-    b = trace_one(problem, mutant, test, Limits(), box)
-    assert first_divergence(a, b) == d  # deterministic: the same answer from fresh runs
+    limits = Limits(max_events=d["max_events"], max_bytes=d["max_bytes"])
+    a = trace_one(problem, original, test, limits, box)
+    b = trace_one(problem, mutant, test, limits, box)
+    assert dict(first_divergence(a, b), max_events=d["max_events"], max_bytes=d["max_bytes"]) == d  # deterministic
     assert first_divergence(a, a) is None
     ta, tb = _timeline(a), _timeline(b)
     agree = 0
@@ -107,7 +108,8 @@ def test_function_problem_mutants_fail_a_test_and_carry_their_divergence():
         assert len({m.code for m in mutants}) == 4
         for m in mutants:
             assert m.origin.startswith("mutant of ref: ") and m.divergence is not None
-            assert set(m.divergence) == {"test_id", "step", "lineno", "variable", "kind", "original", "mutant"}
+            assert set(m.divergence) == {"test_id", "step", "lineno", "variable", "kind", "original", "mutant",
+                                         "max_events", "max_bytes"}
             # really fails: at least one test gives another answer than expected
             runs = [trace_one(problem, m, t, Limits(), box, trace=False) for t in problem.tests]
             assert any(r.matches_expected is not True for r in runs)

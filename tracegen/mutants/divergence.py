@@ -84,7 +84,8 @@ def _what(trace: Trace, item: tuple) -> str:
 
 
 def _end(t: Trace) -> str:
-    if t.status != "ok":
-        return f"{t.status}: {t.exception or t.reason}"[:200]
-    return (t.return_repr if t.kind == "function" else t.stdout)[:200] if (
-        t.return_repr if t.kind == "function" else t.stdout) is not None else ""
+    """How a run ended: its output (budgets stop recording, not the program), or its failure."""
+    if t.status in ("ok", "event_budget", "byte_budget"):
+        out = t.return_repr if t.kind == "function" else t.stdout
+        return (out or "")[:200]
+    return f"{t.status}: {t.exception or t.reason}"[:200]

@@ -124,7 +124,17 @@ def _divergence(problem: Problem, original: Solution, mutant: Solution, test: Te
                 box: Sandbox) -> dict[str, Any] | None:
     a = trace_one(problem, original, test, limits, box)
     b = trace_one(problem, mutant, test, limits, box)
-    return first_divergence(a, b)
+    found = first_divergence(a, b)
+    if found and found["kind"] == "output" and "budget" in a.status + b.status:
+        # the runs agree on every recorded event: look further once, with ten times the budgets
+        more = dataclasses.replace(limits, max_events=limits.max_events * 10, max_bytes=limits.max_bytes * 10)
+        further = first_divergence(trace_one(problem, original, test, more, box),
+                                   trace_one(problem, mutant, test, more, box))
+        if further and further["kind"] != "output":
+            found, limits = further, more
+    if found:  # the budgets of the two traces compared: re-tracing with them finds the same step
+        found.update(max_events=limits.max_events, max_bytes=limits.max_bytes)
+    return found
 
 
 # --------------------------------------------------------------------------- parallel driver
