@@ -235,7 +235,8 @@ def test_render_is_bounded_and_marks_elision():
 
 def test_event_columns_give_the_same_events_as_dicts():
     """The columnar road (child -> JSON columns -> Arrow) and the plain one give identical events."""
-    from tracegen.event_columns import ArrowEvents, to_arrow
+    from tracegen.event_arrow import ArrowEvents, to_arrow
+    from tracegen.event_columns import to_rows
     from tracegen.tracer import Tracer
 
     for kind, code, test_input, entry in TRICKY.values():
@@ -253,4 +254,4 @@ def test_event_columns_give_the_same_events_as_dicts():
         finally:
             t.stop()
         cols = json.loads(json.dumps(t.events_columns()))
-        assert ArrowEvents(to_arrow(cols)).rows() == t.events_as_dicts()
+        assert ArrowEvents(to_arrow(cols)).rows() == t.events_as_dicts() == to_rows(cols)

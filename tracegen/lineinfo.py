@@ -34,14 +34,15 @@ PURE_METHODS = frozenset(
 QUIET_CALLS = PURE_CALLS - {"print", "input"}
 
 
-def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]], frozenset[int], dict]:
+def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]], frozenset[int], dict, frozenset[int]]:
     """(mutating line numbers, names declared `global` per function, lines that may write to
-    stdout, element stores per line), from one parse."""
+    stdout, element stores per line, plain element-store lines), from one parse."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset(), {}, frozenset(), {}
-    return mutating_lines(tree), global_writes(tree), output_lines(tree), element_stores(tree)
+        return frozenset(), {}, frozenset(), {}, frozenset()
+    return (mutating_lines(tree), global_writes(tree), output_lines(tree), element_stores(tree),
+            pure_store_lines(tree))
 
 
 def output_lines(tree: ast.AST) -> frozenset[int]:
@@ -322,12 +323,9 @@ class Prepared:
                  "writes_past_stdout", "pure_stores")
 
     def __init__(self, source: str, filename: str):
-        self.mutating, self.globals_by_func, self.output_lines, self.elements = analyse(source)
+        (self.mutating, self.globals_by_func, self.output_lines, self.elements,
+         self.pure_stores) = analyse(source)
         self.writes_past_stdout = bool(WRITES_PAST_STDOUT.search(source))
-        try:
-            self.pure_stores = pure_store_lines(ast.parse(source))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            self.pure_stores = frozenset()
         self.code_info: dict = {}
         self.error: BaseException | None = None
         try:

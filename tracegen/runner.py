@@ -12,7 +12,8 @@ from . import TRACER_VERSION
 from .compare import reprs_match, stdout_matches
 from .records import Limits, Problem, Solution, Test, Trace
 from .sandbox import Sandbox
-from .event_columns import ArrowEvents, to_arrow
+from .event_arrow import ArrowEvents, to_arrow
+from .event_columns import n_events, to_rows
 from .tracer import event_dict
 
 PYTHON_VERSION = platform.python_version()
@@ -56,11 +57,13 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     status = res.get("status", "internal_error")
     try:
         raw = res.get("events") or []
-        if isinstance(raw, dict):  # columns (event_columns.py): straight into Arrow
+        if isinstance(raw, dict) and n_events(raw) > 256:  # columns: straight into Arrow
             events = ArrowEvents(to_arrow(raw))
+        elif isinstance(raw, dict):
+            events = to_rows(raw)
         else:
             events = [event_dict(e) if isinstance(e, list) else e for e in raw]
-    except (ValueError, TypeError):  # the untrusted child wrote something that is not events
+    except (ValueError, TypeError, KeyError, IndexError):  # the untrusted child wrote something that is not events
         events, status = [], "sandbox_violation"
         res["reason"] = "malformed events from the sandboxed child"
     stdout = res.get("stdout") or ""

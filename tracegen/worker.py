@@ -315,7 +315,7 @@ def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     import tempfile
     from dataclasses import asdict
 
-    from .event_columns import ArrowEvents, to_arrow
+    from .event_arrow import ArrowEvents, to_arrow
     from .records import Limits
     from .tracer import event_dict
 
