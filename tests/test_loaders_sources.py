@@ -148,6 +148,11 @@ def test_apps_stdin_and_call_based(tmp_path):
     assert dict(report.skipped_rows) == {"no tests": 1, "input_output is not JSON": 1}
     assert "line 4" in report.examples["input_output is not JSON"]
     assert "2 of 4 rows skipped" in report.summary()
+    # a line that is not JSON at all is one more counted row in a scraped set
+    with path.open("a") as f:
+        f.write('{"problem_id": 5001, "question": "cut off\n')
+    report = LoadReport()
+    assert len(load_problems(path, report=report)) == 2 and report.skipped_rows["not valid JSON"] == 1
 
 
 # --------------------------------------------------------------------------- TACO

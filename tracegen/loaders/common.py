@@ -84,9 +84,9 @@ def folder_files(path: Path) -> list[Path]:
     return files
 
 
-def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any] | LoaderError]]:
     """Yield (where, record) for every record of a JSONL / JSON-list / parquet file, or of every such
-    file in a dataset folder."""
+    file in a dataset folder. A JSONL line that is not a JSON object is yielded as its `RowSkipped`."""
     _check_exists(path)
     if path.is_dir():
         for file in folder_files(path):
@@ -106,20 +106,22 @@ def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise LoaderError(f"{path}: not a valid gzip file ({e}); re-compress it or drop the .gz suffix") from e
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def _iter_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any] | LoaderError]]:
     with _open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue  # blank lines (e.g. a trailing one) are not records
             where = f"{path} line {lineno}"
+            # a bad line comes as its error, not raised: a strict reader raises it, a lenient one
+            # (a scraped set) counts it and reads on
             try:
-                record = json.loads(line)
+                record: Any = _as_object(json.loads(line), where)
             except json.JSONDecodeError as e:
-                raise LoaderError(
-                    f"{where}: not valid JSON ({e.msg} at column {e.colno}); each line must hold exactly "
-                    "one JSON object"
-                ) from e
-            yield where, _as_object(record, where)
+                record = RowSkipped("not valid JSON", f"{where}: not valid JSON ({e.msg} at column {e.colno}); "
+                                                      "each line must hold exactly one JSON object")
+            except LoaderError as e:
+                record = RowSkipped("not a JSON object", str(e))
+            yield where, record
 
 
 def _iter_json_list(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -169,6 +171,8 @@ def first_record_keys(path: Path) -> list[str] | None:
         except Exception as e:
             raise LoaderError(f"{path}: not a readable parquet file ({e})") from e
     for _, record in iter_records(path):
+        if isinstance(record, LoaderError):
+            raise record
         return list(record)
     return None
 

@@ -167,6 +167,8 @@ def load_problems(path: str | os.PathLike[str], format: str = "auto", columns: d
     for where, record in iter_records(path):
         report.rows += 1
         try:
+            if isinstance(record, LoaderError):  # a line that is not a JSON object
+                raise record
             problem = convert(record, where)
         except RowSkipped as e:
             if not lenient:
