@@ -3,6 +3,8 @@ and has the members the stage and reuse call."""
 
 from __future__ import annotations
 
+import pytest
+
 from narrate_helpers import trace_code
 from tracegen.narrate import narrate
 from tracegen.narrate.hf_narrator import HFNarrator
@@ -21,6 +23,7 @@ def test_each_narrator_class_has_the_protocol_methods():
         assert cls.name in FACTORIES and callable(cls.prompt_sha) and callable(cls.narrate_batch), cls
 
 
+@pytest.mark.filterwarnings("ignore:no --tokenizer given")  # the endpoint narrator says it estimates from characters
 def test_the_table_builds_working_narrators(tmp_path):
     trace = trace_code("def f(x):\n    y = x + 1\n    return y", test_input="2")
     template = make_narrator(NarrateConfig(run=str(tmp_path), seed=3))
