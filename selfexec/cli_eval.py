@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from selfexec.terminal import make_console  # piped output is not wrapped mid-sentence
+
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True,
                        help="Score a model: CRUXEval-O/-I, output prediction on programs reading stdin.")
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 # shared by the three commands (typer reads these defaults; they are never mutated)
 MODEL = typer.Option(..., "--model", "-m", help="oracle (runs the code: must score 100%), constant:VALUE, a local "

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+from selfexec.terminal import make_console  # piped output is not wrapped mid-sentence
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 _SET_HELP = "Override a recipe key: KEY=VALUE, e.g. --set dataset=runs/demo-dataset --set max_steps=10 (repeatable)."
 

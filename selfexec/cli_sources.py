@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-err_console = Console(stderr=True)
+from selfexec.terminal import make_console  # piped output is not wrapped mid-sentence
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def _load(problems: list[Path], format: str, columns: Optional[str], max_problems: Optional[int]):

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from selfexec.terminal import make_console  # piped output is not wrapped mid-sentence
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def view(
