@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,15 @@ def trl_args(cfg: FinetuneConfig, stage: str, output_dir: str, extra: dict[str, 
     if unknown:
         raise RecipeError(f"unknown settings {unknown}: neither ours ({sorted(_OURS)}) nor TRL {cls.__name__} "
                           f"arguments (see the TRL docs; e.g. max_length, not max_seq_length)")
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    for key, value in cfg.trainer.items():  # TRL's dataclasses take any type; a wrong one fails deep in training
+        want = type(defaults[key]) if type(defaults[key]) in (bool, int, float) else None
+        if value is None or want is None:
+            continue
+        ok = isinstance(value, bool) if want is bool else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and (want is float or value == int(value)))
+        if not ok:
+            raise RecipeError(f"{key} must be {_KINDS[want]} (got {value!r}), as TRL's {cls.__name__} takes it")
     kwargs: dict[str, Any] = {"report_to": [], "save_strategy": "no", "logging_steps": 1, "seed": cfg.seed,
                               "dataloader_num_workers": 0}
     if not torch.cuda.is_available():  # TRL turns bf16 on by default; a CPU without it would fail later
@@ -202,6 +212,8 @@ def trl_args(cfg: FinetuneConfig, stage: str, output_dir: str, extra: dict[str, 
     kwargs.update(extra or {})
     kwargs["output_dir"] = output_dir
     try:
-        return cls(**kwargs)
+        with warnings.catch_warnings():  # TRL's own deprecation notes would break the one-line error
+            warnings.simplefilter("ignore", FutureWarning)
+            return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"TRL refused the recipe's {cls.__name__} arguments: {str(exc).splitlines()[0]}") from None

@@ -19,6 +19,8 @@ class Staging:
     def __init__(self, output_dir: str):
         self.final = Path(output_dir)
         self.final.parent.mkdir(parents=True, exist_ok=True)
+        for stale in self.final.parent.glob(f".{self.final.name}.partial-*"):  # a run killed part-way
+            shutil.rmtree(stale, ignore_errors=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.partial-", dir=self.final.parent))
 
     def __enter__(self) -> Staging:

@@ -106,7 +106,8 @@ def test_recipe_errors_are_one_line_on_the_cli(demo_dataset, tmp_path, sets, mes
 @pytest.mark.parametrize(("sets", "message"), [
     (["dataset=/nonexistent/ds"], "neither a folder here nor a Hub id"),
     ([f"dataset={ROOT / 'recipes'}"], "not a published dataset folder"),
-    (["learning_rate=fast"], "TRL refused"),
+    (["learning_rate=fast"], "learning_rate must be a number"),
+    (["lr_scheduler_type=sideways"], "TRL refused"),
     (["seed=zero"], "seed must be an integer"),
     (["dataset_config=rl"], "trains on the `sft` config"),
     (["model=/nonexistent/model"], "neither tiny, smollm2"),
