@@ -45,6 +45,7 @@ def reloads_and_generates(folder: Path) -> str:
     return tok.decode(out[0])
 
 
+@pytest.mark.slow
 def test_sft_three_steps_through_the_cli(demo_dataset, tmp_path):
     out = tmp_path / "sft-model"
     r = selfexec("sft", str(ROOT / "recipes" / "sft-smoke.yaml"), "--set", f"dataset={demo_dataset}",
@@ -62,6 +63,7 @@ def test_sft_three_steps_through_the_cli(demo_dataset, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["sft-model"]
 
 
+@pytest.mark.slow
 def test_rl_two_steps_through_the_cli(demo_dataset, tmp_path):
     out = tmp_path / "rl-model"
     r = selfexec("rl", str(ROOT / "recipes" / "rl-smoke.yaml"), "--set", f"dataset={demo_dataset}",
@@ -76,6 +78,7 @@ def test_rl_two_steps_through_the_cli(demo_dataset, tmp_path):
     reloads_and_generates(out)
 
 
+@pytest.mark.slow
 def test_sft_with_lora_saves_a_merged_model(demo_dataset, tmp_path):
     pytest.importorskip("peft")
     out = tmp_path / "lora"
@@ -87,6 +90,7 @@ def test_sft_with_lora_saves_a_merged_model(demo_dataset, tmp_path):
     reloads_and_generates(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sets", "message"), [
     (["max_seq_length=512"], "unknown settings ['max_seq_length']"),  # refused before any data is read
     (["eval_split=dev"], "no 'dev' split"),  # refused once the dataset is open, before the model loads
