@@ -36,13 +36,23 @@ def to_arrow(cols: dict[str, Any]) -> pa.StructArray:
         offsets = pa.array(cols["offsets"], pa.int32())
         listed = pa.ListArray.from_arrays(offsets, changes)
         listed.validate(full=True)  # offsets that go backwards or out of range
-        arrays = [pa.array(range(n), pa.int32()), pa.array(cols["kind"], pa.string()),
+        steps = _steps(n)
+        arrays = [steps, pa.array(cols["kind"], pa.string()),
                   pa.array(cols["lineno"], pa.int32()), pa.array(cols["func"], pa.string()),
                   pa.array(cols["depth"], pa.int32()), listed, pa.array(cols["value"], pa.string()),
                   pa.array(cols["effects_at"], pa.int32())]
         return pa.StructArray.from_arrays(arrays, fields=list(EVENT_TYPE))
     except (KeyError, TypeError, pa.ArrowException) as exc:
         raise MalformedEvents(str(exc)[:200]) from None
+
+
+def _steps(n: int) -> pa.Array:
+    """0..n-1 as int32 (pyarrow converts a range object through pandas, slowly; numpy is fast)."""
+    try:
+        import numpy as np
+    except ImportError:  # numpy is optional for pyarrow
+        return pa.array(list(range(n)), pa.int32())
+    return pa.array(np.arange(n, dtype=np.int32))
 
 
 class ArrowEvents(Sequence):
