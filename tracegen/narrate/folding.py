@@ -23,6 +23,7 @@ from typing import Any
 from .code_facts import COMPREHENSIONS, CodeFacts
 
 STDOUT = "<stdout>"
+ELLIPSIS = "…"  # render's elision mark: a value with it does not show every element
 
 
 def told(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -264,13 +265,17 @@ def _last_values(ev: list[dict[str, Any]], segs: list[list[Item]]) -> list[tuple
     """The frame's own variables changed inside the folded iterations, with their last values,
     in the order they were last changed."""
     last: dict[str, str] = {}
+    bases: dict[str, str] = {}  # element path -> its variable
     for seg in segs:
         for it in seg:
             for c in ev[it.idx]["changes"]:
                 if c["name"] != STDOUT:
                     last.pop(c["name"], None)
                     last[c["name"]] = c["value"]
-    return list(last.items())
+                    if c.get("base") not in (None, c["name"]):
+                        bases[c["name"]] = c["base"]
+    # an element whose variable's whole value is told too (and shows it) needs no line of its own
+    return [(n, v) for n, v in last.items() if n not in bases or ELLIPSIS in last.get(bases[n], ELLIPSIS)]
 
 
 def truncate_middle(entries: list[Entry], keep: int, events: list[dict[str, Any]]) -> list[Entry]:
