@@ -192,6 +192,7 @@ def test_aliasing_change_is_reported_on_both_names():
     assert ("a", "[0, 1]") in line3[5] and ("b", "[0, 1]") in line3[5]
 
 
+@pytest.mark.slow  # 800 forked runs and the reference tracer: about a minute
 def test_cruxeval_all_match_reference(shared_data):
     mismatches = []
     for line in (shared_data / "cruxeval" / "cruxeval.jsonl").read_text().splitlines():

@@ -76,6 +76,7 @@ def tmp(tmp_path_factory):
     return tmp_path_factory.mktemp("plain")
 
 
+@pytest.mark.slow  # 40 programs, each run plain, traced and untraced
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(code=programs, text=inputs)
 def test_traced_stdout_is_plain_cpythons(sb, tmp, code, text):
