@@ -142,3 +142,16 @@ def test_a_wrong_element_value_is_rejected():
                       predicted_output="7", status="ok")
         verdicts.append(verify(trace, n))
     assert verdicts[1].kept is False
+
+
+def test_prompt_listing_shows_elements_after_the_calls_of_their_line():
+    from tracegen.narrate.code_facts import code_facts
+    from tracegen.narrate.folding import fold
+    from tracegen.narrate.render_prompt import listing
+
+    code = ("def g(n):\n    return n * 2\ndef f(n):\n    a = [0] * n\n    a[n - 1] = g(3) + 1\n"
+            "    t = [[0, 0], [0, 0]]\n    t[1][0] = 5\n    return a[-1] + t[1][0]\n")
+    trace = _trace_row(code, "10000")
+    lines = listing(fold(trace.events, code_facts(trace.code), None), trace.events, trace.kind).splitlines()
+    assert lines.index("line 5:") < lines.index("  g returns 6") < lines.index("after line 5: a[9999] = 7")
+    assert "line 7: t[1][0] = 5" in lines  # the element, not the whole table again
