@@ -133,3 +133,10 @@ def test_byte_budget_past_the_transport_keeps_events(sb):
     p = Problem("p", "test", "stdio", solutions=[Solution("0", code)], tests=[Test("0", "")])
     t = trace_one(p, p.solutions[0], p.tests[0], Limits(max_events=10**9, max_bytes=10**11), sb)
     assert t.status == "ok" and t.n_events > 24000 and t.stdout == "71994000\n"
+
+
+def test_the_programs_own_files_get_the_descriptors_plain_cpython_gives(sb, tmp_path):
+    code = "import os\nf = open('x.txt', 'w')\nprint(f.fileno(), os.open('y.txt', os.O_WRONLY | os.O_CREAT))\n"
+    out, _ = plain_run(code, b"", tmp_path)
+    assert out == b"3 4\n"
+    assert trace(sb, code, "").stdout == trace(sb, code, "", traced=False).stdout == "3 4\n"

@@ -76,9 +76,13 @@ class StdoutTap:
         self.stream = stream if flush else None
         try:
             self.pos = os.lseek(1, 0, os.SEEK_CUR)
-            self._reader = os.open("/proc/self/fd/1", os.O_RDONLY)
+            os.pread(1, 0, 0)  # fd 1 readable (the worker opens it so): no descriptor of our own
+            self._reader, self._own = 1, False
         except OSError:
-            self.pos, self._reader = 0, None
+            try:  # (elsewhere: a second descriptor on the same file)
+                self._reader, self._own = os.open("/proc/self/fd/1", os.O_RDONLY), True
+            except OSError:
+                self.pos, self._reader, self._own = 0, None, False
         self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
 
     def take_new(self) -> str | None:
@@ -100,9 +104,9 @@ class StdoutTap:
         return self._decode(data)
 
     def close(self) -> None:
-        if self._reader is not None:
+        if self._reader is not None and self._own:
             os.close(self._reader)
-            self._reader = None
+        self._reader = None
 
 
 def event_bytes(job: dict[str, Any]) -> int:

@@ -135,9 +135,18 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
     try:
         os.setsid()
         os.chdir(workdir)
+        # the result pipe goes to the highest descriptor the run may have, so the program's own
+        # files get the numbers plain CPython gives them (3, 4, ...)
+        high = max(3, job["max_open_files"] - 1)
+        if w < high:
+            os.dup2(w, high)
+            os.close(w)
+            w = high
         fd = os.open("stdin.txt", os.O_RDONLY)
         os.dup2(fd, 0)
-        fd1 = os.open("fd1.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # read-write, so the tracer reads back what the program wrote through fd 1 itself: an extra
+        # descriptor of ours would shift the numbers of the program's own files (open() -> 4, not 3)
+        fd1 = os.open("fd1.txt", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         fd2 = os.open("stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd1, 1)
         os.dup2(fd2, 2)
