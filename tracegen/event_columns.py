@@ -26,12 +26,18 @@ def to_columns(events: list[list], effects: list[int]) -> dict[str, list]:
     """Event lists (step, kind, lineno, func, depth, changes, value) as columns."""
     if not events:
         return {name: [] for name in (*EVENT_FIELDS, *CHANGE_FIELDS)} | {"offsets": [0]}
-    _steps, kinds, linenos, funcs, depths, changes, values = list(zip(*(e[:7] for e in events)))
-    flat = [c if len(c) == 5 else (c[0], c[1], c[2], None, None) for c in chain.from_iterable(changes)]
-    cols: dict[str, Any] = {"kind": kinds, "lineno": linenos, "func": funcs, "depth": depths, "value": values,
-                            "effects_at": effects, "offsets": [0, *accumulate(map(len, changes))]}
-    names = list(zip(*flat)) if flat else [(), (), (), (), ()]
-    cols.update(zip(CHANGE_FIELDS, names))
+    # one list comprehension per field: zip(*events) makes an iterator per event, 8x slower
+    changes = [e[5] for e in events]
+    cols: dict[str, Any] = {"kind": [e[1] for e in events], "lineno": [e[2] for e in events],
+                            "func": [e[3] for e in events], "depth": [e[4] for e in events],
+                            "value": [e[6] for e in events], "effects_at": effects,
+                            "offsets": [0, *accumulate(map(len, changes))]}
+    flat = list(chain.from_iterable(changes))
+    cols["c_name"] = [c[0] for c in flat]
+    cols["c_value"] = [c[1] for c in flat]
+    cols["c_elided"] = [c[2] for c in flat]
+    cols["c_base"] = [c[3] if len(c) == 5 else None for c in flat]
+    cols["c_old"] = [c[4] if len(c) == 5 else None for c in flat]
     return cols
 
 
