@@ -4,7 +4,11 @@ rows per shard. Prints the peak RSS of the driver process (the one `selfexec run
 publish), the peak of the whole process tree (driver + shard workers + sandboxes, sampled every 50 ms), and
 the ratios; the issue's target is the FACTORx run's peak within 1.5x of the 1x run's.
 
-    python benchmarks/memory_scaling.py [--base 800] [--factor 10] [--workers 2] [--rows-per-shard 100] [--data F]
+With --stages, curate and publish are then run again alone on each run, each in a process of its own
+(curate from scratch: its derived work is cleared first), and their peaks are printed too: the whole run's
+peak is mostly the tracer's and the workers', and hides what the driver of these two stages holds.
+
+    python benchmarks/memory_scaling.py [--base 800] [--factor 10] [--workers 2] [--rows-per-shard 100] [--data F] [--stages]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -76,6 +81,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rows-per-shard", type=int, default=100, help="kept the same in both runs")
     ap.add_argument("--data", type=Path, default=DATA, help="cruxeval.jsonl")
+    ap.add_argument("--stages", action="store_true", help="also curate and publish alone on each run")
     args = ap.parse_args()
     base = [json.loads(line) for line in args.data.read_text().splitlines()][: args.base]
     results = {}
@@ -96,9 +102,21 @@ def main() -> None:
             r = results[factor]
             print(f"{factor:>3}x  {len(base) * factor:>6} problems, {shards:>3} shards: driver peak "
                   f"{r['driver_mb']:7.1f} MB, process tree peak {r['tree_mb']:7.1f} MB, {r['wall_s']:6.1f} s", flush=True)
+            if args.stages:
+                run = tmp / f"run-x{factor}"
+                shutil.rmtree(run / "logs" / "curate")  # so curate verifies every row again, not only writes
+                cli = [sys.executable, "-m", "selfexec.cli"]
+                for stage, cmd in (("curate", [*cli, "curate", str(run), "--workers", str(args.workers)]),
+                                   ("publish", [*cli, "publish", str(run), "--out", str(tmp / f"ds2-x{factor}")])):
+                    results[(stage, factor)] = s = peak_rss(cmd, ROOT)
+                    print(f"     {stage} alone: driver peak {s['driver_mb']:7.1f} MB, process tree peak "
+                          f"{s['tree_mb']:7.1f} MB, {s['wall_s']:6.1f} s", flush=True)
     one, many = results[1], results[args.factor]
     print(f"{args.factor}x / 1x peak RSS: driver {many['driver_mb'] / one['driver_mb']:.2f}, "
           f"process tree {many['tree_mb'] / one['tree_mb']:.2f} (target: within 1.5)")
+    for stage in ("curate", "publish") if args.stages else ():
+        one, many = results[(stage, 1)], results[(stage, args.factor)]
+        print(f"{stage} alone, {args.factor}x / 1x driver peak RSS: {many['driver_mb'] / one['driver_mb']:.2f}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from .filters import Drop, contaminated, duplicate, near_duplicate, token_counte
 from .normalize import code_key, dedup_key
 from .records import CURATED_SCHEMA, REASONS, curated_row, rows_to_table
 from .reuse import VerdictReuse, text_sha
-from .stats import funnel_stats
+from .stats import FUNNEL_COLUMNS, funnel_stats
 from .verify import VERIFIER_VERSION, verify
 
 STAGE = "curate"
@@ -362,8 +362,9 @@ def _dedup(parts: list[Path], cfg: CurateConfig) -> dict[tuple[int, int], tuple[
 
 # -- writing ----------------------------------------------------------------------------------------------
 def _write_outputs(run: Path, parts: list[Path], decisions: dict[tuple[int, int], tuple[Drop, str]]) -> list[pa.Table]:
-    """RUN/curated/curated-NNNNN-of-NNNNN.parquet and RUN/rejects/rejects-…; returns the tables
-    (kept and rejected together, without the private columns) for the stats."""
+    """RUN/curated/curated-NNNNN-of-NNNNN.parquet and RUN/rejects/rejects-…, one shard at a time; returns
+    what the stats read of every row (the funnel's columns and trace_id, kept and rejected together), so
+    memory holds one shard's rows, not the run's."""
     world = len(parts)
     new: set[Path] = set()
     tables = []
@@ -376,7 +377,7 @@ def _write_outputs(run: Path, parts: list[Path], decisions: dict[tuple[int, int]
                 r["kept"], r["reject_reason"], r["reject_detail"] = False, reason, detail
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
         table = rows_to_table(public)
-        tables.append(table)
+        tables.append(table.select(FUNNEL_COLUMNS + ["trace_id"]))
         kept = table.filter(pa.array([r["kept"] for r in public], type=pa.bool_()))
         rejected = table.filter(pa.array([not r["kept"] for r in public], type=pa.bool_()))
         for sub, t in ((layout.CURATED, kept), (layout.REJECTS, rejected)):

@@ -26,12 +26,15 @@ def _group(rows: list[dict[str, Any]], reasons: tuple[str, ...]) -> dict[str, An
     return out
 
 
+# the columns the funnel reads: curate keeps only these of each shard's rows until the stats are made
+FUNNEL_COLUMNS = ["kept", "reject_reason", "source", "narrator", "contaminated_by", "claims", "claims_checked",
+                  "claims_wrong", "claims_unchecked", "claims_unknown", "n_tokens"]
+
+
 def funnel_stats(tables: list[pa.Table], reasons: tuple[str, ...]) -> dict[str, Any]:
-    cols = ["kept", "reject_reason", "source", "narrator", "contaminated_by", "claims", "claims_checked",
-            "claims_wrong", "claims_unchecked", "claims_unknown", "n_tokens"]
     rows: list[dict[str, Any]] = []
     for t in tables:
-        rows.extend(t.select(cols).to_pylist())
+        rows.extend(t.select(FUNNEL_COLUMNS).to_pylist())
     stats = _group(rows, reasons)
     stats["out"] = stats["kept"]
     for key in ("source", "narrator"):

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -120,13 +120,13 @@ def _publish_locked(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
 
 def _publish(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
     t0 = time.monotonic()
-    traces = _read(sorted((run / layout.TRACES).glob("*.parquet")), TRACE_SCHEMA)
+    trace_files = sorted((run / layout.TRACES).glob("*.parquet"))
+    traces = _trace_index(trace_files)  # the events stay on disk until their output file is written
     narrated = _read(sorted((run / layout.CURATED).glob("*.parquet")), CURATED_SCHEMA)
     if narrated.num_rows == 0:
         raise ConfigError(f"nothing to publish: curate kept 0 rows of {run} ({traces.num_rows} traces); see "
                           f"{run / 'stats' / 'curate.json'} for why rows were rejected, and fix the inputs or settings")
     licenses = _licenses(cfg, traces)
-    traces = _with_provenance(traces, licenses)
     narrated = _with_provenance(narrated, licenses)
     narrated_rows = narrated.to_pylist()
     tables = {
@@ -140,7 +140,11 @@ def _publish(cfg: PublishConfig, run: Path, out: Path) -> dict[str, Any]:
     parent = read_manifest(parent_dir) if parent_dir else None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
     try:
-        files = {c: _write_config(tmp, c, tables[c], cfg) for c in CONFIGS}
+        def gather(index: pa.Table) -> pa.Table:
+            where = zip(index.column("_file").to_pylist(), index.column("_row").to_pylist())
+            return _gather(trace_files, list(where), licenses)
+
+        files = {c: _write_config(tmp, c, tables[c], cfg, gather if c == "traces" else None) for c in CONFIGS}
         manifest = build_manifest(cfg, run, tmp, files, tables, parent_dir, parent, read_manifest(out))
         (tmp / layout.DATASET_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         write_card(tmp, cfg, run, manifest, tables, licenses)
@@ -182,17 +186,63 @@ def push_published(cfg: PublishConfig, stats: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(res)
 
 
+def _conform(t: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`t` in `schema` (columns a run made by an older version lacks are null)."""
+    for name in schema.names:
+        if name not in t.column_names:
+            t = t.append_column(name, pa.nulls(t.num_rows, schema.field(name).type))
+    return t.select(schema.names).cast(schema)
+
+
+def _sort_keys(schema: pa.Schema) -> list[tuple[str, str]]:
+    return [(c, "ascending") for c in _SORT + (["narrator", "prompt_sha"] if "narrator" in schema.names else [])]
+
+
 def _read(files: list[Path], schema: pa.Schema) -> pa.Table:
-    """The files as one table in `schema` (columns a run made by an older version lacks are null)."""
-    tables = []
-    for f in files:
-        t = pq.read_table(f)
-        for name in schema.names:
-            if name not in t.column_names:
-                t = t.append_column(name, pa.nulls(t.num_rows, schema.field(name).type))
-        tables.append(t.select(schema.names).cast(schema))
+    """The files as one table in `schema`, sorted by `_SORT` (Arrow's sort is stable: ties keep file order)."""
+    tables = [_conform(pq.read_table(f), schema) for f in files]
     table = pa.concat_tables(tables) if tables else schema.empty_table()
-    return table.sort_by([(c, "ascending") for c in _SORT + (["narrator", "prompt_sha"] if "narrator" in schema.names else [])])
+    return table.sort_by(_sort_keys(schema))
+
+
+# the traces' columns the card, the manifest, the licences and the rl tests read: everything but the events and
+# the program's streams, so the driver holds per trace a few ids and strings, never its events
+TRACE_INDEX = pa.schema([f for f in TRACE_SCHEMA if f.name not in ("events", "code", "stdout", "stderr",
+                                                                   "return_repr", "exception")])
+
+
+def _trace_index(files: list[Path]) -> pa.Table:
+    """The traces' small columns (TRACE_INDEX) in the order of the `traces` config, with where each row
+    lives: `_file` (index into `files`) and `_row`. File and row are the last sort keys, which is the
+    order a stable sort of the files read one after the other gives (what `_read` does)."""
+    tables = []
+    for i, f in enumerate(files):
+        have = set(pq.read_schema(f).names)
+        t = _conform(pq.read_table(f, columns=[c for c in TRACE_INDEX.names if c in have]), TRACE_INDEX)
+        tables.append(t.append_column("_file", pa.array([i] * t.num_rows, pa.int32()))
+                      .append_column("_row", pa.array(range(t.num_rows), pa.int64())))
+    if not tables:
+        return TRACE_INDEX.empty_table().append_column("_file", pa.array([], pa.int32())).append_column(
+            "_row", pa.array([], pa.int64()))
+    return pa.concat_tables(tables).sort_by(_sort_keys(TRACE_INDEX) + [("_file", "ascending"), ("_row", "ascending")])
+
+
+def _gather(files: list[Path], where: list[tuple[int, int]], licenses: dict[str, str]) -> pa.Table:
+    """The full trace rows at `where` ((file, row) pairs), in that order, with their provenance: one
+    file read at a time, so memory holds one input file and one output file's rows."""
+    by_file: dict[int, list[tuple[int, int]]] = {}
+    for k, (f, r) in enumerate(where):
+        by_file.setdefault(f, []).append((r, k))
+    pieces, order = [], []
+    for f, items in sorted(by_file.items()):
+        pieces.append(_conform(pq.read_table(files[f]), TRACE_SCHEMA).take([r for r, _ in items]))
+        order.extend(k for _, k in items)
+    table = pa.concat_tables(pieces) if pieces else TRACE_SCHEMA.empty_table()
+    position = [0] * len(order)
+    for i, k in enumerate(order):
+        position[k] = i
+    # one chunk per column, as the sorted whole table gave: the writer's pages, hence the bytes, follow chunks
+    return _with_provenance(table.take(position).combine_chunks(), licenses)
 
 
 def _licenses(cfg: PublishConfig, traces: pa.Table) -> dict[str, str]:
@@ -243,10 +293,11 @@ def _with_provenance(table: pa.Table, licenses: dict[str, str]) -> pa.Table:
     return table.append_column("input_sha", pa.array([sha(i) for i in table.column("input").to_pylist()], pa.string()))
 
 
-def _write_config(root: Path, config: str, table: pa.Table, cfg: PublishConfig) -> dict[str, list[str]]:
+def _write_config(root: Path, config: str, table: pa.Table, cfg: PublishConfig,
+                  gather: Callable[[pa.Table], pa.Table] | None = None) -> dict[str, list[str]]:
     """data/<config>/<split>-NNNNN-of-NNNNN.parquet; returns {split: [relative paths]}. Empty splits get
     no file (and no entry in the card's configs); a config with no rows at all gets one empty train file,
-    so it still loads."""
+    so it still loads. With `gather`, `table` is an index and each file's rows are `gather(its slice)`."""
     per = cfg.trace_rows_per_file if config == "traces" else cfg.rows_per_file
     names = [split_of(s or "", p, cfg.seed, cfg.splits) for s, p in
              zip(table.column("source").to_pylist(), table.column("problem_id").to_pylist())]
@@ -262,6 +313,8 @@ def _write_config(root: Path, config: str, table: pa.Table, cfg: PublishConfig) 
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             chunk = part.slice(i * per, per)
+            if gather is not None:
+                chunk = gather(chunk)
             with pq.ParquetWriter(dest, chunk.schema, compression="zstd") as w:
                 if chunk.num_rows:  # an empty file holds no row group: `datasets` fails on an empty one
                     w.write_table(chunk)
