@@ -13,6 +13,7 @@ Protocol on stdin/stdout: each message is a 4-byte big-endian length then that m
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import os
@@ -163,6 +164,9 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
         os.environ.clear()
         os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"})
         real_std_streams()
+        # exit handlers inherited from the forking process (pytest's, torch's in tests and
+        # benchmarks) are not the program's: its exit must run only what it registers itself
+        atexit._clear()
         step = "running the program under the tracer"
         result = run_job({**job, "compact": True}, prepared=prepared)
         step = "reporting the result"
