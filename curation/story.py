@@ -45,7 +45,7 @@ _JUMP = re.compile(
     r"once the loop|when the loop|by the end|after all|all (?:the )?iterations|remaining|the rest|"
     r"same (?:happens|thing|way|pattern|steps?)|similarly|likewise|continu|repeat|and so on|each of|"
     r"until|eventually|in the end|finally|at the end|end up|ends up|skip|fast.forward|later|"
-    r"iterations? \d|through|every|each|all|in total|overall|after (?:that|these|those|this))", re.I)
+    r"iterations? \d|through|every|each|all|in total|overall|after (?:that|these|those|this|them))", re.I)
 # after a value: the first of a list of values ("`i` = 2, 3, 4", "goes from 1 to 5")
 _SEQUENCE = re.compile(r"\s*(?:,|…|\.\.\.|\band\b|\bthen\b|→|->|\bor\b|–|\.\.|\bto\b|\bthrough\b|\bup to\b)\s*")
 

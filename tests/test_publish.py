@@ -101,6 +101,10 @@ def test_provenance_columns(demo):
                 assert col in t.column_names, (config, col)
             rows = t.to_pylist()
             assert {r["license"] for r in rows} == {"Apache-2.0"}
+            # the rl config's solving rows come from a problem and its tests, not from a narration
+            solving = [r for r in rows if r.get("task") == "solve"]
+            assert all(r["narrator"] == "" and r["code"] == "" and r["tests"] for r in solving)
+            rows = [r for r in rows if r.get("task") != "solve"]
             if config != "traces":
                 assert all(r["narrator"] == "template" and r["verifier_version"] for r in rows)
             if "code" in t.column_names:
