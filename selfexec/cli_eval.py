@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from selfexec.terminal import make_console  # piped output is not wrapped mid-sentence
@@ -44,20 +42,6 @@ def _settings(model: str, base_url: str, api_key_env: str, cache: Optional[Path]
     return ModelSettings(spec=model, base_url=base_url, api_key_env=api_key_env, cache=str(cache) if cache else "",
                          temperature=temperature, top_p=top_p, max_tokens=max_tokens, concurrency=concurrency,
                          timeout_s=timeout, device=device, batch_size=batch_size)
-
-
-def _guarded(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """User mistakes exit 2, our or the endpoint's failures exit 1; one line each, never a traceback."""
-    from tracegen.errors import PipelineError, UserError
-
-    try:
-        return run()
-    except UserError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2)
-    except PipelineError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(1)
 
 
 def _progress(what: str):
@@ -107,8 +91,8 @@ def cruxeval(
     if n > 1 and temperature == 0 and model not in ("oracle",) and not model.startswith("constant:"):
         err_console.print(f"[yellow]warning:[/yellow] --n {n} with --temperature 0: greedy answers repeat, so "
                           "pass@5 equals pass@1; sample with --temperature 0.8 for pass@5", soft_wrap=True)
-    result = _guarded(lambda: run_cruxeval(data, settings, n=n, seed=seed, directions=tuple(direction),
-                                           max_items=max_items, workers=workers))
+    result = run_cruxeval(data, settings, n=n, seed=seed, directions=tuple(direction), max_items=max_items,
+                          workers=workers)
     rows = [(f"CRUXEval-{d[0].upper()}", {**result[d]}) for d in result["directions"]]
     _finish(result, out, f"{result['model']} on {result['n']} items ({data})", rows,
             ["n", "pass@1", "pass@5", "correct_items", "unparsed"])
@@ -132,9 +116,9 @@ def output_prediction(
 
     settings = _settings(model, base_url, api_key_env, cache, temperature, top_p, max_tokens, concurrency, timeout,
                          device, batch_size)
-    result = _guarded(lambda: run_output_prediction([str(p) for p in problems], settings, n=n, seed=seed,
-                                                    tests_per_problem=tests_per_problem, max_problems=max_problems,
-                                                    workers=workers, timeout_s=run_timeout))
+    result = run_output_prediction([str(p) for p in problems], settings, n=n, seed=seed,
+                                   tests_per_problem=tests_per_problem, max_problems=max_problems,
+                                   workers=workers, timeout_s=run_timeout)
     _finish(result, out, f"{result['model']}: output prediction on {result['n']} runs", [("output", result)],
             ["n", "pass@1", "pass@5", "correct_items", "unparsed"])
     if result["not_run_ok"]:
@@ -168,11 +152,11 @@ def solve(
                          device, batch_size)
     png = plot or (out.with_suffix(".png") if out else None)
     with _progress("solving") as update:
-        result = _guarded(lambda: run_solve([str(p) for p in problems], settings, tuple(strategy),
-                                            str(candidates) if candidates else None, k=k, max_turns=max_turns,
-                                            seed=seed, max_problems=max_problems, workers=workers,
-                                            judge_all=judge_all, plot=str(png) if png else None,
-                                            timeout_s=run_timeout, on_progress=update))
+        result = run_solve([str(p) for p in problems], settings, tuple(strategy),
+                           str(candidates) if candidates else None, k=k, max_turns=max_turns,
+                           seed=seed, max_problems=max_problems, workers=workers,
+                           judge_all=judge_all, plot=str(png) if png else None,
+                           timeout_s=run_timeout, on_progress=update)
     rows = [(s, r) for s, r in result["strategies"].items()]
     if result.get("candidates"):
         rows.append(("(every candidate)", {"pass@1": result["candidates"]["pass@1"], "n": result["n"]}))

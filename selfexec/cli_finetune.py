@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from selfexec.terminal import make_console  # piped output is not wrapped mid-sentence
@@ -37,21 +36,14 @@ def rl(
 
 def _run(stage: str, recipe: Path, sets: list[str], push: bool) -> None:
     from finetune.config import load_finetune_recipe
-    from tracegen.errors import PipelineError, UserError
 
-    try:
-        cfg = load_finetune_recipe(recipe, [*sets, *(["push_to_hub=true"] if push else [])], stage)
-        if stage == "sft":
-            from finetune.sft import run_sft as train
-        else:
-            from finetune.rl import run_rl as train
-        metrics = train(cfg)
-    except UserError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2)
-    except PipelineError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(1)
+    # errors are UserError / PipelineError: the CLI's group prints them as one line
+    cfg = load_finetune_recipe(recipe, [*sets, *(["push_to_hub=true"] if push else [])], stage)
+    if stage == "sft":
+        from finetune.sft import run_sft as train
+    else:
+        from finetune.rl import run_rl as train
+    metrics = train(cfg)
     table = Table(title=f"{stage}: {metrics.get('steps')} steps on {metrics.get('train_rows')} rows "
                         f"(dataset version {metrics.get('dataset_version')})")
     table.add_column("metric")
