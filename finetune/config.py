@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from tracegen.errors import UserError
+from tracegen.overrides import apply_set
 
 REWARDS = ("output_prediction", "solve", "format", "trace")
 TASKS = ("output_prediction", "solve")
@@ -117,7 +118,7 @@ def load_finetune_recipe(path: str | Path, sets: list[str] | tuple[str, ...], st
     if not isinstance(doc, dict):
         raise RecipeError(f"{path} must be a mapping of settings (model:, dataset:, output_dir:, TRL arguments)")
     for s in sets:
-        apply_set(doc, s)
+        apply_set(doc, s, example='max_steps=10')
     ours = {k: v for k, v in doc.items() if k in _OURS}
     for f in dataclasses.fields(FinetuneConfig):
         if f.name in ours and ours[f.name] is not None:
@@ -132,32 +133,6 @@ def load_finetune_recipe(path: str | Path, sets: list[str] | tuple[str, ...], st
     cfg.validate(stage)
     trl_args(cfg, stage, str(Path(tempfile.gettempdir()) / "selfexec-never-written"))  # TRL's own checks, now
     return cfg
-
-
-def apply_set(doc: dict[str, Any], assignment: str) -> None:
-    """`key=value` (or `a.b=value` into a mapping); the value is read as YAML.
-
-    >>> d = {}; apply_set(d, "max_steps=3"); apply_set(d, "task_mix.solve=0.2"); d
-    {'max_steps': 3, 'task_mix': {'solve': 0.2}}
-    """
-    if "=" not in assignment:
-        raise RecipeError(f"--set {assignment!r}: use KEY=VALUE, e.g. --set max_steps=10")
-    key, raw = assignment.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise RecipeError(f"--set {assignment!r}: the key is empty")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    node = doc
-    for p in parts[:-1]:
-        if node.get(p) is None:
-            node[p] = {}
-        if not isinstance(node[p], dict):
-            raise RecipeError(f"--set {assignment!r}: {p} is not a mapping")
-        node = node[p]
-    node[parts[-1]] = value
 
 
 def _check_type(f: dataclasses.Field, value: Any) -> None:

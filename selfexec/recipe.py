@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from tracegen.errors import UserError
+from tracegen.overrides import apply_set
 
 SECTIONS = ("trace", "narrate", "curate", "publish")
 TOP_LEVEL = ("run", "reuse", "engine", *SECTIONS)
@@ -52,30 +53,6 @@ def load_recipe(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dic
         if not isinstance(doc.get(s) or {}, dict):
             raise RecipeError(f"`{s}:` must be a mapping of settings (got {doc[s]!r})")
     return doc
-
-
-def apply_set(doc: dict[str, Any], assignment: str) -> None:
-    """`a.b.c=value`: the value is read as YAML (`2`, `true`, `[a, b]`, `1.2.0` stays a string).
-
-    >>> d = {}; apply_set(d, "trace.limits.timeout_s=5"); apply_set(d, "publish.version=1.2.0"); d
-    {'trace': {'limits': {'timeout_s': 5}}, 'publish': {'version': '1.2.0'}}
-    """
-    if "=" not in assignment:
-        raise RecipeError(f"--set {assignment!r}: use KEY=VALUE, e.g. --set trace.workers=2")
-    key, raw = assignment.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise RecipeError(f"--set {assignment!r}: the key is empty")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    node = doc
-    for p in parts[:-1]:
-        if not isinstance(node.setdefault(p, {}), dict):
-            raise RecipeError(f"--set {assignment!r}: {p} is not a section")
-        node = node[p]
-    node[parts[-1]] = value
 
 
 def _did_you_mean(unknown: list[str], valid, prefix: str) -> str:

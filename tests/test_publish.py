@@ -281,7 +281,8 @@ def test_cli_without_a_token_writes_the_folder_and_says_how_to_push(demo, tmp_pa
     assert len(datasets.load_dataset(str(tmp_path / "ds"), "sft", split="train")) > 0
 
 
-@pytest.mark.parametrize("module", ["curation.publish.configs", "curation.publish.manifest", "selfexec.recipe"])
+@pytest.mark.parametrize("module", ["curation.publish.configs", "curation.publish.manifest", "selfexec.recipe",
+                                    "tracegen.overrides"])
 def test_doctest_examples(module):
     import doctest
     import importlib
