@@ -22,6 +22,7 @@ from curation.publish.configs import CONFIGS, SPLITS, sha
 from curation.publish.manifest import ConfigError
 from curation.publish.stage import PublishConfig, run_publish_stage
 from selfexec.recipe import RecipeError, load_recipe, stage_configs
+from tracegen.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "recipes" / "demo.yaml"
@@ -236,7 +237,7 @@ def test_recipe_errors_name_the_key(tmp_path):
         stage_configs(load_recipe(DEMO, ["trace.workers=two"]))
     with pytest.raises(RecipeError, match="trace.limits.timeout_s must be a number"):
         stage_configs(load_recipe(DEMO, ["trace.limits.timeout_s=soon"]))
-    with pytest.raises(RecipeError, match="KEY=VALUE"):
+    with pytest.raises(UserError, match="KEY=VALUE"):  # the shared --set reader's error
         load_recipe(DEMO, ["trace.workers"])
     (tmp_path / "r.yaml").write_text("trace: {inputs: [x.jsonl]}\n")
     with pytest.raises(RecipeError, match="needs `run:`"):
