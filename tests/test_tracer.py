@@ -256,3 +256,21 @@ def test_event_columns_give_the_same_events_as_dicts():
             t.stop()
         cols = json.loads(json.dumps(t.events_columns()))
         assert ArrowEvents(to_arrow(cols)).rows() == t.events_as_dicts() == to_rows(cols)
+
+
+def test_a_caller_that_runs_threads_gets_the_same_events():
+    """A test session runs threads (fsspec's IO loop, tqdm's monitor): run_forked then works from a
+    fresh single-threaded process (a fork of a threaded one can hang a program that starts threads)."""
+    import threading
+
+    from tracegen import worker
+
+    stop = threading.Event()
+    waiter = threading.Thread(target=stop.wait, daemon=True)
+    waiter.start()
+    try:
+        kind, code, test_input, entry_point = TRICKY["threads"]
+        assert_same_as_reference(kind, code, test_input, entry_point)
+        assert worker._CLEAN is not None
+    finally:
+        stop.set()

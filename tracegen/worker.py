@@ -321,10 +321,29 @@ def _status(status: str, reason: str) -> tuple[dict[str, Any], bytes]:
     return {"status": status, "reason": reason}, b""
 
 
+_CLEAN = None  # run_forked's single-threaded process, for callers that run threads
+
+
 def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     """One job in a forked child of this process, as the worker runs it but with no jail and no
     uid drop; returns what Sandbox.run would, with the events as dicts (`rows=False`: as the
-    columns the sandbox sends). For tests and benchmarks."""
+    columns the sandbox sends). For tests and benchmarks.
+
+    A process that runs other threads (a test session: fsspec's IO loop, tqdm's monitor) is not
+    forked: a lock one of them held at the fork stays held in the child, and a program that
+    starts threads can hang there. The job then runs from a fresh single-threaded process, as
+    the sandbox's own worker is."""
+    import threading
+
+    global _CLEAN
+    if threading.active_count() > 1:
+        if _CLEAN is None:  # one fresh process, kept for the calls that follow
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            _CLEAN = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            atexit.register(_CLEAN.shutdown)
+        return _CLEAN.submit(run_forked, job, rows).result()
     import tempfile
     from dataclasses import asdict
 
