@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from tracegen.errors import UserError
-from tracegen.overrides import apply_set
+from tracegen.overrides import read_recipe
 
 REWARDS = ("output_prediction", "solve", "format", "trace")
 TASKS = ("output_prediction", "solve")
@@ -109,16 +109,7 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 def load_finetune_recipe(path: str | Path, sets: list[str] | tuple[str, ...], stage: str) -> FinetuneConfig:
     """The recipe at `path` with the overrides applied, our keys checked, the rest kept for TRL."""
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"recipe not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict):
-        raise RecipeError(f"{path} must be a mapping of settings (model:, dataset:, output_dir:, TRL arguments)")
-    for s in sets:
-        apply_set(doc, s, example='max_steps=10')
+    doc = read_recipe(path, sets, "of settings (model:, dataset:, output_dir:, TRL arguments)", "max_steps=10")
     ours = {k: v for k, v in doc.items() if k in _OURS}
     for f in dataclasses.fields(FinetuneConfig):
         if f.name in ours and ours[f.name] is not None:

@@ -19,10 +19,9 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from tracegen.errors import UserError
-from tracegen.overrides import apply_set
+from tracegen.overrides import read_recipe
 
 SECTIONS = ("trace", "narrate", "curate", "publish")
 TOP_LEVEL = ("run", "reuse", "engine", *SECTIONS)
@@ -33,17 +32,7 @@ class RecipeError(UserError):
 
 
 def load_recipe(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"recipe not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise RecipeError(f"{path} must be a mapping with the keys {', '.join(TOP_LEVEL)}")
-    for s in sets:
-        apply_set(doc, s)
+    doc = read_recipe(path, sets, f"with the keys {', '.join(TOP_LEVEL)}", "trace.workers=2")
     unknown = sorted(set(doc) - set(TOP_LEVEL))
     if unknown:
         raise RecipeError(f"unknown recipe keys {unknown}{_did_you_mean(unknown, TOP_LEVEL, '')}; valid: {list(TOP_LEVEL)}")

@@ -3,6 +3,7 @@ and the fine-tune stage's (`selfexec sft` / `rl`), which cannot import the conso
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -35,3 +36,20 @@ def apply_set(doc: dict[str, Any], assignment: str, example: str = "trace.worker
             raise UserError(f"--set {assignment!r}: {p} is not a section")
         node = node[p]
     node[parts[-1]] = value
+
+
+def read_recipe(path: str | Path, sets: list[str] | tuple[str, ...], what: str, example: str) -> dict[str, Any]:
+    """The YAML mapping at `path` with the `--set` overrides applied; `what` says what the mapping
+    holds, for the error when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"recipe not found: {path}")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} must be a mapping {what}")
+    for s in sets:
+        apply_set(doc, s, example)
+    return doc
