@@ -234,10 +234,11 @@ def test_render_is_bounded_and_marks_elision():
     assert render(Node())[0] == "Node(val=3, next=None)"  # attributes, never an address
 
 
-def test_event_columns_give_the_same_events_as_dicts():
-    """The columnar road (child -> JSON columns -> Arrow) and the plain one give identical events."""
-    from tracegen.event_arrow import ArrowEvents, to_arrow
-    from tracegen.event_columns import to_rows
+def test_packed_events_give_the_same_events_as_dicts():
+    """The packed road (child -> Arrow-layout buffers -> Arrow, or dicts for short traces) and the
+    plain one give identical events (tests/test_event_packing.py: the C and Python packers)."""
+    from tracegen.event_arrow import ArrowEvents, from_packed
+    from tracegen.event_columns import pack, unpack_rows
     from tracegen.tracer import Tracer
 
     for kind, code, test_input, entry in TRICKY.values():
@@ -254,8 +255,8 @@ def test_event_columns_give_the_same_events_as_dicts():
             pass
         finally:
             t.stop()
-        cols = json.loads(json.dumps(t.events_columns()))
-        assert ArrowEvents(to_arrow(cols)).rows() == t.events_as_dicts() == to_rows(cols)
+        blob = pack(t.events)
+        assert ArrowEvents(from_packed(blob)).rows() == t.events_as_dicts() == unpack_rows(blob)
 
 
 def test_a_caller_that_runs_threads_gets_the_same_events():

@@ -1,6 +1,7 @@
-"""The parent's half of event_columns.py: columns from the sandboxed child as the Arrow `events`
-array of one Trace row (checked: they come from an untrusted process), and `ArrowEvents`, which
-carries that array in the Trace record and reads as the list of event dicts of DESIGN §2."""
+"""The parent's half of event_columns.py: the child's packed events as the Arrow `events` array of
+one Trace row, wrapped without a copy and checked in full (they come from an untrusted process),
+and `ArrowEvents`, which carries that array in the Trace record and reads as the list of event
+dicts of DESIGN §2."""
 
 from __future__ import annotations
 
@@ -9,40 +10,43 @@ from typing import Any
 
 import pyarrow as pa
 
-from .event_columns import CHANGE_FIELDS, EVENT_FIELDS
+from .event_columns import EVENT_FIELDS, FIELDS, layout
 from .records import CHANGE_TYPE, EVENT_TYPE
 
 
 class MalformedEvents(ValueError):
-    """Columns from the untrusted child that do not make events."""
+    """A blob from the untrusted child that does not make events."""
 
 
-def to_arrow(cols: dict[str, Any]) -> pa.StructArray:
-    """The Trace.events values of one trace, checked (they come from the sandboxed child)."""
-    import pyarrow.compute as pc
+_TYPES = {"i": pa.int32(), "s": pa.string(), "b": pa.bool_()}
 
+
+def from_packed(blob) -> pa.StructArray:
+    """The Trace.events values of one trace from event_columns' blob: Arrow arrays over the blob's
+    own buffers (no copy), validated in full (offsets in order and in range, UTF-8)."""
     try:
-        n = len(cols["kind"])
-        if any(len(cols[k]) != n for k in EVENT_FIELDS) or len(cols["offsets"]) != n + 1:
-            raise MalformedEvents("event columns of different lengths")
-        m = len(cols["c_name"])
-        if any(len(cols[k]) != m for k in CHANGE_FIELDS) or cols["offsets"][0] != 0 or cols["offsets"][-1] != m:
-            raise MalformedEvents("change columns that do not match their offsets")
-        name = pa.array(cols["c_name"], pa.string())
-        base = pc.coalesce(pa.array(cols["c_base"], pa.string()), name)
-        changes = pa.StructArray.from_arrays(
-            [name, pa.array(cols["c_value"], pa.string()), pa.array(cols["c_elided"], pa.bool_()), base,
-             pa.array(cols["c_old"], pa.string())], fields=list(CHANGE_TYPE))
-        offsets = pa.array(cols["offsets"], pa.int32())
-        listed = pa.ListArray.from_arrays(offsets, changes)
-        listed.validate(full=True)  # offsets that go backwards or out of range
-        steps = _steps(n)
-        arrays = [steps, pa.array(cols["kind"], pa.string()),
-                  pa.array(cols["lineno"], pa.int32()), pa.array(cols["func"], pa.string()),
-                  pa.array(cols["depth"], pa.int32()), listed, pa.array(cols["value"], pa.string()),
-                  pa.array(cols["effects_at"], pa.int32())]
-        return pa.StructArray.from_arrays(arrays, fields=list(EVENT_TYPE))
-    except (KeyError, TypeError, pa.ArrowException) as exc:
+        n, m, buffers = layout(blob)
+        it = iter(buffers)
+        arrays = []
+        for i, (_, kind) in enumerate(FIELDS):
+            k = n if i < EVENT_FIELDS else m
+            if kind == "o":
+                arrays.append(pa.py_buffer(next(it)))  # the changes' offsets: used below
+                continue
+            valid = next(it)
+            bufs = [pa.py_buffer(valid) if len(valid) else None, pa.py_buffer(next(it))]
+            if kind == "s":
+                bufs.append(pa.py_buffer(next(it)))
+            arrays.append(pa.Array.from_buffers(_TYPES[kind], k, bufs))
+        event, lineno, func, depth, value, effects_at, offsets, name, c_value, elided, base, old = arrays
+        changes = pa.Array.from_buffers(CHANGE_TYPE, m, [None], children=[name, c_value, elided, base, old])
+        listed = pa.Array.from_buffers(EVENT_TYPE.field("changes").type, n, [None, offsets], children=[changes])
+        events = pa.Array.from_buffers(
+            EVENT_TYPE, n, [None],
+            children=[_steps(n), event, lineno, func, depth, listed, value, effects_at])
+        events.validate(full=True)
+        return events
+    except (ValueError, TypeError, pa.ArrowException) as exc:
         raise MalformedEvents(str(exc)[:200]) from None
 
 

@@ -18,7 +18,6 @@ import codecs
 import errno
 import gc
 import io
-import json
 import os
 import random
 import sys
@@ -29,9 +28,9 @@ from .lineinfo import Prepared
 from .tracer import USER_FILENAME, Tracer
 
 RETURN_REPR_CAP = 100_000
-# The most bytes of events (as the tracer counts them) one run records: their JSON, about 1.3x
-# that, must fit the worker's 64 MB result channel, so a larger --max-bytes is clamped to this
-# (and the row's reason says so) rather than ending with nothing.
+# The most bytes of events (as the tracer counts them) one run records: packed (event_columns),
+# about 1-1.5x that, they must fit the worker's 64 MB result channel, so a larger --max-bytes is
+# clamped to this (and the row's reason says so) rather than ending with nothing.
 TRANSPORT_MAX_BYTES = 40_000_000
 # Memory the event buffer may take per counted byte (lists, tuples, strings, then the JSON):
 # the sandbox adds this much to a traced run's address-space limit, so tracing never decides
@@ -122,22 +121,20 @@ def buffer_allowance(job: dict[str, Any]) -> int:
 
 
 def result_bytes(result: dict[str, Any], cap: int) -> bytes:
-    """The result as the JSON the worker sends, cut to fit `cap`: if the events do not fit (an
-    estimate was off), the last ones go and the status says byte_budget; never zero events."""
-    data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+    """What the child sends (event_columns.result_payload): the result as JSON, its events
+    (`Tracer.events`) packed as Arrow-layout buffers. Cut to fit `cap`: if the events do not fit
+    (an estimate was off), the last ones go and the status says byte_budget; never zero events."""
     events = result.get("events") or []
-    columns = isinstance(events, dict)
-    n = event_columns.n_events(events) if columns else len(events)
+    head = {k: v for k, v in result.items() if k != "events"}
+    data = event_columns.result_payload(head, event_columns.pack(events))
+    n = len(events)
     while len(data) > cap and n > 1:
-        keep = max(1, int(n * cap / len(data) * 0.9))
-        events = event_columns.cut(events, keep) if columns else events[:keep]
-        n = keep
-        result["events"] = events
-        if result.get("status") == "ok":
-            result["status"] = "byte_budget"
-        result["reason"] = (f"recording kept the first {keep} events: the rest did not fit the "
-                            f"sandbox's {cap // 1_000_000} MB result channel")
-        data = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+        n = max(1, int(n * cap / len(data) * 0.9))
+        if head.get("status") == "ok":
+            head["status"] = "byte_budget"
+        head["reason"] = (f"recording kept the first {n} events: the rest did not fit the "
+                          f"sandbox's {cap // 1_000_000} MB result channel")
+        data = event_columns.result_payload(head, event_columns.pack(events[:n]))
     return data
 
 
@@ -205,7 +202,8 @@ def run_job(job: dict[str, Any], prepared: Prepared | None = None) -> dict[str, 
             if tracer.stopped == "byte_budget" and event_bytes(job) < job.get("max_bytes", 0):
                 result["reason"] += (f" (--max-bytes {job['max_bytes']} is clamped to "
                                      f"{TRANSPORT_MAX_BYTES}, what the sandbox's result channel carries)")
-        result["events"] = tracer.events_columns() if job.get("compact") else tracer.events_as_dicts()
+        # compact (the sandbox's child): the tracer's own lists, which result_bytes packs
+        result["events"] = tracer.events if job.get("compact") else tracer.events_as_dicts()
     else:
         result["events"] = []
     return result

@@ -12,11 +12,14 @@ from . import TRACER_VERSION
 from .compare import reprs_match, stdout_matches
 from .records import Limits, Problem, Solution, Test, Trace
 from .sandbox import Sandbox
-from .event_arrow import ArrowEvents, to_arrow
-from .event_columns import n_events, to_rows
+from .event_arrow import ArrowEvents, from_packed
+from .event_columns import n_events, unpack_rows
 from .tracer import event_dict
 
 PYTHON_VERSION = platform.python_version()
+# Traces of up to this many events are read as dicts in Python (a CRUXEval trace has ~14), longer
+# ones as Arrow arrays over the packed buffers (whose fixed cost wins only past a few hundred)
+SHORT_TRACE = 256
 
 
 def stdin_text(test_input: str) -> str:
@@ -57,10 +60,10 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     status = res.get("status", "internal_error")
     try:
         raw = res.get("events") or []
-        if isinstance(raw, dict) and n_events(raw) > 256:  # columns: straight into Arrow
-            events = ArrowEvents(to_arrow(raw))
-        elif isinstance(raw, dict):
-            events = to_rows(raw)
+        if isinstance(raw, (bytes, memoryview)) and n_events(raw) > SHORT_TRACE:  # packed: into Arrow
+            events = ArrowEvents(from_packed(raw))
+        elif isinstance(raw, (bytes, memoryview)):
+            events = unpack_rows(raw)
         else:
             events = [event_dict(e) if isinstance(e, list) else e for e in raw]
     except (ValueError, TypeError, KeyError, IndexError):  # the untrusted child wrote something that is not events

@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .event_columns import split_payload
 from .records import STATUSES
 from .worker import write_msg
 
@@ -172,13 +173,15 @@ class Sandbox:
         if payload:
             # Written by the untrusted child: accept only a well-formed result.
             try:
-                child = json.loads(payload)
+                child, blob = split_payload(payload)
             except ValueError:
-                child = None
+                child, blob = None, None
             if not isinstance(child, dict) or child.get("status") not in STATUSES or not isinstance(
-                    child.get("events", []), (list, dict)):  # dict: event columns
+                    child.get("events", []), list):
                 return {"status": "sandbox_violation", "reason": "malformed result from the sandboxed child",
                         "stderr": result.get("stderr", "")}
+            if blob is not None:  # the packed events: runner.trace_one checks them as it reads them
+                child["events"] = blob
             child.update(result)  # stdout and stderr: what fds 1 and 2 got, read by the worker
             return child
         return result

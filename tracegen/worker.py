@@ -327,7 +327,7 @@ _CLEAN = None  # run_forked's single-threaded process, for callers that run thre
 def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     """One job in a forked child of this process, as the worker runs it but with no jail and no
     uid drop; returns what Sandbox.run would, with the events as dicts (`rows=False`: as the
-    columns the sandbox sends). For tests and benchmarks.
+    packed blob the sandbox sends). For tests and benchmarks.
 
     A process that runs other threads (a test session: fsspec's IO loop, tqdm's monitor) is not
     forked: a lock one of them held at the fork stays held in the child, and a program that
@@ -347,7 +347,8 @@ def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     import tempfile
     from dataclasses import asdict
 
-    from .event_arrow import ArrowEvents, to_arrow
+    from .event_arrow import ArrowEvents, from_packed
+    from .event_columns import split_payload
     from .records import Limits
     from .tracer import event_dict
 
@@ -357,11 +358,11 @@ def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
         header, payload = run_in_child(full, workdir, False)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = json.loads(payload) if payload else {}
+    result, blob = split_payload(payload) if payload else ({}, None)
     result.update(header)
-    events = result.get("events") or []
+    events = (result.get("events") or []) if blob is None else blob  # blob: packed (event_columns)
     if rows:
-        result["events"] = (ArrowEvents(to_arrow(events)).rows() if isinstance(events, dict)
+        result["events"] = (ArrowEvents(from_packed(events)).rows() if blob is not None
                             else [event_dict(e) for e in events])
     return result
 

@@ -1,0 +1,199 @@
+"""Events packed for the sandbox pipe (tracegen/event_columns.py, _packcols.c, event_arrow.py): the C
+and the Python packer give the same bytes; Arrow and the short-trace reader give the same events,
+the ones the tracer recorded; a forged or damaged blob from the sandboxed child is a
+`sandbox_violation` row, never a crash."""
+
+from __future__ import annotations
+
+import random
+import struct
+
+import pytest
+
+from tracegen import event_columns
+from tracegen.event_arrow import MalformedEvents, from_packed
+from tracegen.event_columns import HEADER, pack_py, unpack_rows
+from tracegen.records import Limits, Problem, Solution, Test
+from tracegen.runner import SHORT_TRACE, trace_one
+from tracegen.sandbox import Sandbox
+from tracegen.tracer import Tracer, effects_at, event_dict
+
+PROGRAM = '''
+def f(n):
+    grid = [[0] * 3 for _ in range(3)]
+    seen = {"naïve": "ü"}
+    out = []
+    for i in range(n):
+        grid[i % 3][i % 2] += i
+        seen[i] = str(i) * 40
+        out.append(g(i))
+        if i == 3:
+            del seen[i]
+    try:
+        {}["missing"]
+    except KeyError:
+        pass
+    return "é✓", out
+
+def g(x):
+    return x * x
+'''
+
+
+def traced_events(code: str = PROGRAM, n: int = 6) -> list:
+    g = {"__name__": "__main__"}
+    exec(compile(code, "<solution>", "exec"), g)
+    t = Tracer(code, max_events=10**6, max_bytes=10**9, repr_chars=60)
+    t.start()
+    try:
+        g["f"](n)
+    finally:
+        t.stop()
+    return t.events
+
+
+def expected(events: list) -> list[dict]:
+    return [event_dict([*e[:7], at]) for e, at in zip(events, effects_at(events))]
+
+
+# events as no tracer makes them, but as the packers must take them: nulls, a lone surrogate,
+# a 4-tuple change (a variable's), 5-tuples with and without an old text, an empty list of changes
+ODD = [
+    [0, "call", None, "f", 0, [("x", "é\udc80", True, "x", None), ("y", "1", None)], None],
+    [1, "line", 3, "f", 1, (), "v"],
+    [2, "line", 4, "f", 1, [("a[0]", "2", False, "a", "1"), ("z", "3", 1, "w")], None],
+    [3, "return", 5, "f", 0, [], "None"],
+]
+
+
+def c_packer():
+    if event_columns._packcols is None:
+        pytest.skip("the C packer is not built here (pip install -e . builds it)")
+    return event_columns._packcols.pack
+
+
+def test_the_c_and_python_packers_give_the_same_bytes():
+    pack_c = c_packer()
+    events = traced_events(n=40)
+    assert len(events) > SHORT_TRACE
+    for evs in (events, events[:7], events[:1], [], ODD, ODD[1:2]):
+        assert pack_c(evs) == pack_py(evs)
+
+
+def test_packed_events_read_back_as_the_tracer_recorded_them():
+    events = traced_events(n=40)
+    for evs in (events, events[:SHORT_TRACE], events[:3], []):
+        blob = pack_py(evs)
+        assert from_packed(blob).to_pylist() == unpack_rows(blob) == expected(evs)
+    # element changes, non-ASCII text, return values and an exception are all there
+    rows = unpack_rows(pack_py(events))
+    names = {c["name"] for e in rows for c in e["changes"]}
+    assert {"grid[0][0]", "out[39]", "seen[39]", "seen"} <= names
+    assert any(c["value"] == "{'naïve': 'ü'}" for e in rows for c in e["changes"])
+    assert rows[-1]["event"] == "return" and "é✓" in rows[-1]["value"]
+
+
+def test_odd_values_survive_or_are_rejected_alike():
+    blob = pack_py(ODD)
+    # the lone surrogate makes invalid UTF-8: both readers refuse it (the JSON road did too)
+    with pytest.raises(MalformedEvents):
+        from_packed(blob)
+    with pytest.raises(ValueError):
+        unpack_rows(blob)
+    rest = pack_py(ODD[1:])
+    assert from_packed(rest).to_pylist() == unpack_rows(rest)
+    row = unpack_rows(rest)[1]
+    assert row["changes"] == [{"name": "a[0]", "value": "2", "elided": False, "base": "a", "old": "1"},
+                              {"name": "z", "value": "3", "elided": True, "base": "z", "old": None}]
+
+
+def buffer_starts(blob: bytes) -> list[tuple[int, int]]:
+    _, n, m, nbuf, *sizes = HEADER.unpack_from(blob)
+    out, pos = [], HEADER.size
+    for size in sizes:
+        out.append((pos, size))
+        pos += size + (-size % 8)
+    return out
+
+
+def damaged(blob: bytes) -> dict[str, bytes]:
+    """Ways a hostile child could hand over events that are no events."""
+    b = buffer_starts(blob)
+    # buffers (FIELDS): event 0-2 (validity, offsets, data), lineno 3-4, func 5-7, depth 8-9,
+    # value 10-12, effects_at 13-14, the changes' offsets 15
+    kind_off, kind_data, changes_off = b[1][0], b[2][0], b[15][0]
+
+    def put(at: int, data: bytes) -> bytes:
+        return blob[:at] + data + blob[at + len(data):]
+
+    return {
+        "bad utf-8": put(kind_data, b"\xff"),
+        "offsets backwards": put(kind_off + 4, struct.pack("<i", 10**6)),
+        "changes past the end": put(changes_off + 4, struct.pack("<i", 10**6)),
+        "truncated": blob[:-8],
+        "bad magic": b"XXXX" + blob[4:],
+        "header only": blob[:HEADER.size],
+        "wrong count": blob[:4] + struct.pack("<I", struct.unpack_from("<I", blob, 4)[0] + 1) + blob[8:],
+    }
+
+
+@pytest.mark.parametrize("size", [5, SHORT_TRACE + 50])
+def test_damaged_blobs_are_refused_by_both_readers(size):
+    events = traced_events(n=40)[:size]
+    for what, bad in damaged(pack_py(events)).items():
+        with pytest.raises(MalformedEvents):
+            from_packed(bad)
+        with pytest.raises(ValueError):
+            unpack_rows(bad)
+
+
+def test_random_damage_reads_alike_or_is_refused_by_both():
+    """Any byte of a blob flipped: the Arrow reader and the Python one agree (both refuse, or both
+    read the same events), so a trace's events do not depend on its length."""
+    blob = pack_py(traced_events(n=8))
+    rng = random.Random(0)
+    for _ in range(300):
+        at = rng.randrange(len(blob))
+        bad = blob[:at] + bytes([blob[at] ^ (1 << rng.randrange(8))]) + blob[at + 1:]
+        try:
+            a = from_packed(bad).to_pylist()
+        except MalformedEvents:
+            a = "refused"
+        try:
+            b = unpack_rows(bad)
+        except ValueError:
+            b = "refused"
+        assert a == b, at
+
+
+FORGER = '''import os, struct
+payload = {payload!r}
+fd = max(int(x) for x in os.listdir("/proc/self/fd"))  # the result pipe is the highest descriptor
+os.write(fd, struct.pack(">I", len(payload)) + payload)
+os._exit(0)
+'''
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox("auto") as sb:
+        yield sb
+
+
+def forged(sb: Sandbox, blob: bytes):
+    payload = event_columns.result_payload({"status": "ok", "exception": None, "return_repr": None,
+                                            "reason": ""}, blob)
+    problem = Problem(problem_id="p", source="test", kind="stdio")
+    code = FORGER.format(payload=payload)
+    return trace_one(problem, Solution(solution_id="s", code=code), Test(test_id="t", input="", output=None),
+                     Limits(), sb)
+
+
+@pytest.mark.parametrize("size", [5, SHORT_TRACE + 50])
+def test_a_child_that_forges_its_events_gets_a_sandbox_violation_row(sandbox, size):
+    events = traced_events(n=40)[:size]
+    good = forged(sandbox, pack_py(events))
+    assert good.status == "ok" and list(good.events) == expected(events)  # the channel is as we think
+    for what in ("bad utf-8", "offsets backwards", "truncated", "bad magic"):
+        tr = forged(sandbox, damaged(pack_py(events))[what])
+        assert tr.status == "sandbox_violation" and tr.n_events == 0 and list(tr.events) == [], what
