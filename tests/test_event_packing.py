@@ -197,3 +197,34 @@ def test_a_child_that_forges_its_events_gets_a_sandbox_violation_row(sandbox, si
     for what in ("bad utf-8", "offsets backwards", "truncated", "bad magic"):
         tr = forged(sandbox, damaged(pack_py(events))[what])
         assert tr.status == "sandbox_violation" and tr.n_events == 0 and list(tr.events) == [], what
+
+
+def test_long_and_short_traces_go_to_parquet_as_recorded(tmp_path):
+    """One shard holding an Arrow-backed trace between two short ones (dicts): each keeps its
+    events; the writer dictionary-encodes the repeating strings only (TRACE_PARQUET_OPTIONS)."""
+    import pyarrow.parquet as pq
+
+    from tracegen.event_arrow import ArrowEvents
+    from tracegen.records import TRACE_PARQUET_OPTIONS, TRACE_SCHEMA, Trace, traces_to_table
+
+    long_events, short_events = traced_events(n=40), traced_events(n=1)
+    assert len(long_events) > SHORT_TRACE
+
+    def row(i: int, events) -> Trace:
+        return Trace(trace_id=str(i), problem_id="p", solution_id="s", test_id=str(i), kind="function",
+                     code="", input="", expected_output=None, status="ok", stdout="", return_repr=None,
+                     exception=None, matches_expected=None, n_events=len(events), events=events,
+                     tracer_version="t", python_version="3", wall_ms=0.0)
+
+    rows = [row(0, unpack_rows(pack_py(short_events))), row(1, ArrowEvents(from_packed(pack_py(long_events)))),
+            row(2, unpack_rows(pack_py(short_events)))]
+    path = tmp_path / "traces.parquet"
+    with pq.ParquetWriter(path, TRACE_SCHEMA, **TRACE_PARQUET_OPTIONS) as writer:
+        writer.write_table(traces_to_table(rows))
+    back = pq.read_table(path).to_pylist()
+    assert [r["events"] for r in back] == [expected(short_events), expected(long_events), expected(short_events)]
+    chunks = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {chunks.column(i).path_in_schema: chunks.column(i).has_dictionary_page
+                 for i in range(chunks.num_columns)}
+    assert encodings["events.list.element.event"] and encodings["trace_id"]
+    assert not encodings["events.list.element.changes.list.element.value"]

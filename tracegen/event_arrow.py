@@ -5,6 +5,7 @@ dicts of DESIGN §2."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,13 +51,16 @@ def from_packed(blob) -> pa.StructArray:
         raise MalformedEvents(str(exc)[:200]) from None
 
 
+_STEPS = pa.py_buffer(b"")
+
+
 def _steps(n: int) -> pa.Array:
-    """0..n-1 as int32 (pyarrow converts a range object through pandas, slowly; numpy is fast)."""
-    try:
-        import numpy as np
-    except ImportError:  # numpy is optional for pyarrow
-        return pa.array(list(range(n)), pa.int32())
-    return pa.array(np.arange(n, dtype=np.int32))
+    """0..n-1 as int32: a slice of one buffer kept for all traces (grown as needed). (pyarrow
+    turns a range through pandas, slowly; numpy costs a second to import in a cold CLI.)"""
+    global _STEPS
+    if _STEPS.size < 4 * n:
+        _STEPS = pa.py_buffer(array("i", range(max(n, 2 * _STEPS.size // 4))).tobytes())
+    return pa.Array.from_buffers(pa.int32(), n, [None, _STEPS])
 
 
 class ArrowEvents(Sequence):

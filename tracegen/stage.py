@@ -23,7 +23,7 @@ from . import TRACER_VERSION, layout
 from .engine import ShardContext, counter_dict, merged_shard_stats, run_shards
 from .errors import PipelineError, UserError
 from .loaders import LoadReport, load_many
-from .records import TRACE_SCHEMA, Limits, Problem, traces_to_table
+from .records import TRACE_PARQUET_OPTIONS, TRACE_SCHEMA, Limits, Problem, traces_to_table
 from .reuse import ReuseError, TraceReuse, reuse_files, trace_key
 from .runner import trace_id, trace_one
 from .sandbox import Sandbox, resolve_mode
@@ -201,7 +201,7 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, 
     buf = []
     t0 = time.monotonic()
     last_report = 0.0
-    writer = pq.ParquetWriter(tmp, TRACE_SCHEMA, compression="zstd")
+    writer = pq.ParquetWriter(tmp, TRACE_SCHEMA, **TRACE_PARQUET_OPTIONS)
     try:
         with Sandbox(sandbox_mode) as sandbox:
             for problem in mine:
