@@ -14,7 +14,8 @@ RUN ?= runs/demo
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# setup.py and the C files: `pip install -e .` (re)builds the optional accelerators
+$(STAMP): pyproject.toml setup.py tracegen/_fasttrace.c tracegen/_packcols.c
 	@test -x $(PY) || python3 -m venv .venv
 	@echo "setting up $(PY) (torch CPU build first, then the rest)"
 	$(PY) -m pip install -q --upgrade pip

@@ -289,9 +289,10 @@ class CodeInfo:
     `cross_lines`, and after one ran anywhere each frame rescans all its names once.
     """
 
-    __slots__ = ("stores", "always", "full_lines", "cross_lines")
+    __slots__ = ("stores", "always", "full_lines", "cross_lines", "fast")
 
     def __init__(self, code):
+        self.fast: dict = {}  # tracer._fasttrace's cache: line -> where its stored names live in the frame
         stores: dict[int | None, set[tuple[str, bool]]] = {}
         self.full_lines: set[int] = set()
         self.cross_lines: set[int] = set()

@@ -20,6 +20,7 @@ Conventions (the narrators and the verifier rely on them):
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import threading
 from typing import Any, Callable
@@ -36,6 +37,13 @@ _MISSING = object()
 _NO_CHANGES = ()  # an event's changes until some are attached (most events have none)
 _BIG_INT = 1 << 200  # ints beyond this are rendered (and cut) by render()
 _GENERATOR_FLAGS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
+
+try:  # the hot path in C (_fasttrace.c); SELFEXEC_PURE_TRACER=1 at import keeps the pure-Python one
+    from . import _fasttrace
+except ImportError:  # not built (no compiler at install): the same events, slower
+    _fasttrace = None
+if os.environ.get("SELFEXEC_PURE_TRACER"):
+    _fasttrace = None
 
 
 class _FrameState:
@@ -59,6 +67,10 @@ class _FrameState:
 
 class Tracer:
     """Collects events while installed; `events_as_dicts()` gives the Trace.events column."""
+
+    __slots__ = ("max_events", "max_bytes", "repr_chars", "stdout", "events", "n_bytes", "stopped",
+                 "_mutating", "_globals_by_func", "_output_lines", "_elements", "_pure_stores", "_epoch",
+                 "_xepoch", "_code_info", "_depths", "_suspended", "_gc_threshold", "_hook")
 
     def __init__(
         self,
@@ -87,6 +99,9 @@ class Tracer:
         self._depths: dict[int, int] = {}  # id(frame) -> depth, for frames now running
         self._suspended: dict[Any, _FrameState] = {}  # generator frames between resumes
         self._gc_threshold: tuple[int, ...] | None = None
+        self._hook = None  # _fasttrace.Hook while the C hook is installed
+        if _fasttrace is not None:
+            self._hook = _fasttrace.Hook(self._global, USER_FILENAME)
 
     # -- installation -------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,7 +112,10 @@ class Tracer:
         t0, t1, t2 = self._gc_threshold
         gc.set_threshold(max(t0, 200_000), max(t1, 100), max(t2, 100))
         threading.settrace(self._global)
-        sys.settrace(self._global)
+        if self._hook is not None:
+            _fasttrace.settrace(self._hook)  # PyEval_SetTrace: sys.settrace(None) removes it too
+        else:
+            sys.settrace(self._global)
 
     def stop(self) -> None:
         sys.settrace(None)
@@ -109,7 +127,7 @@ class Tracer:
         if self.stdout is not None:
             self.flush_stdout()
 
-    def _budget_hit(self, reason: str) -> None:
+    def _budget_hit(self, reason: str) -> None:  # (also called by _fasttrace.c)
         self.stopped = reason
         sys.settrace(None)
         threading.settrace(None)  # type: ignore[arg-type]
@@ -239,6 +257,10 @@ class Tracer:
                 self._budget_hit("byte_budget")
             return local
 
+        if self._hook is not None:  # the same function, its hot path in C (it calls `local` for the rest)
+            return _fasttrace.Local(self, fs, local, fs.info.stores, mutating, elements, cross, full, output,
+                                    epoch, xepoch, events, out, check, elements_before, budget, max_events,
+                                    max_bytes, self._pure_stores, render)
         return local
 
     def _event(self, frame, fs: _FrameState, kind: str, value: Any) -> None:
@@ -433,6 +455,10 @@ class Tracer:
 
     def events_as_dicts(self) -> list[dict[str, Any]]:
         return [event_dict(e) for e in self.events_compact()]
+
+
+if _fasttrace is not None:
+    _fasttrace.configure(Tracer, _FrameState)  # the slots the C hot path reads and writes
 
 
 def _safe_str(exc: BaseException) -> str:

@@ -1,0 +1,978 @@
+/* The tracer's hot path in C (optional: tracer.py runs the same logic in Python without it).
+
+Python's sys.settrace costs a Python call per line, and CPython 3.11 copies every local of the
+frame into a dict before each call and back after it. This module installs the trace function with
+PyEval_SetTrace instead, so a line event costs a C call, and runs in C exactly the "hot path" of
+tracer.Tracer._make_local's `local`: a line event after a line that mutated nothing in place, where
+only the names that line stores can differ and they are plain locals. Everything else (calls,
+returns, exceptions, lines after mutations, output, globals, cells) is handed to the Python
+closure `local` itself, which shares all state with this code (the Tracer and _FrameState slots,
+the snapshot dict, the events list). So both paths produce the same events by construction; the
+test tests/test_fasttrace.py compares them on real programs.
+
+Objects:
+- Hook: the global trace function's state (PyEval_SetTrace's obj). On a call event of a user frame
+  it calls Tracer._global (Python) and keeps what it returns in frame.f_trace, as the sys.settrace
+  trampoline would; library frames get f_trace_lines = 0, so their lines cost nothing.
+- Local: one per traced frame, made by Tracer._make_local; its C entry point runs the hot path and
+  otherwise calls `slow` (the Python closure). It is also callable from Python (threads use the
+  sys.settrace trampoline).
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <structmember.h>
+
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+
+#define FAST_LOCAL 0x20 /* CO_FAST_LOCAL of pycore_code.h: a plain local, not a cell or free var */
+#define CELL_KIND 0x40  /* CO_FAST_CELL */
+#define FREE_KIND 0x80  /* CO_FAST_FREE */
+
+/* slot offsets of tracer.Tracer and tracer._FrameState (configure()) */
+static Py_ssize_t T_stopped = -1, T_n_bytes = -1;
+static Py_ssize_t F_prev_line = -1, F_epoch = -1, F_xepoch = -1, F_globals_watched = -1, F_last = -1,
+                  F_pend = -1, F_keys = -1, F_conts = -1, F_snap = -1, F_func = -1, F_depth = -1, F_info = -1;
+static PyObject *S_line, *S_call, *S_return, *S_exception, *S_deleted, *S_event_budget, *S_byte_budget,
+    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late;
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static void set_slot(PyObject *obj, Py_ssize_t off, PyObject *value) {
+    PyObject *old = SLOT(obj, off);
+    Py_INCREF(value);
+    SLOT(obj, off) = value;
+    Py_XDECREF(old);
+}
+
+static Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
+    PyObject *d = PyDict_GetItemString(type->tp_dict, name);
+    if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, name);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot", type->tp_name, name);
+        return -1;
+    }
+    return m->offset;
+}
+
+/* ---------------------------------------------------------------------------------------- Local */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *tracer, *fs, *slow, *stores, *mutating, *elements, *cross, *full, *output, *epoch,
+        *xepoch, *events, *out, *check, *elements_before, *budget, *fast, *pure_stores, *render;
+    Py_ssize_t max_events, max_bytes;
+} Local;
+
+static PyTypeObject LocalType;
+
+static int local_traverse(Local *self, visitproc visit, void *arg) {
+    Py_VISIT(self->tracer); Py_VISIT(self->fs); Py_VISIT(self->slow); Py_VISIT(self->stores);
+    Py_VISIT(self->mutating); Py_VISIT(self->elements); Py_VISIT(self->cross); Py_VISIT(self->full);
+    Py_VISIT(self->output); Py_VISIT(self->epoch); Py_VISIT(self->xepoch); Py_VISIT(self->events);
+    Py_VISIT(self->out); Py_VISIT(self->check); Py_VISIT(self->elements_before); Py_VISIT(self->budget);
+    Py_VISIT(self->fast); Py_VISIT(self->pure_stores); Py_VISIT(self->render);
+    return 0;
+}
+
+static int local_clear(Local *self) {
+    Py_CLEAR(self->tracer); Py_CLEAR(self->fs); Py_CLEAR(self->slow); Py_CLEAR(self->stores);
+    Py_CLEAR(self->mutating); Py_CLEAR(self->elements); Py_CLEAR(self->cross); Py_CLEAR(self->full);
+    Py_CLEAR(self->output); Py_CLEAR(self->epoch); Py_CLEAR(self->xepoch); Py_CLEAR(self->events);
+    Py_CLEAR(self->out); Py_CLEAR(self->check); Py_CLEAR(self->elements_before); Py_CLEAR(self->budget);
+    Py_CLEAR(self->fast); Py_CLEAR(self->pure_stores); Py_CLEAR(self->render);
+    return 0;
+}
+
+static void local_dealloc(Local *self) {
+    PyObject_GC_UnTrack(self);
+    local_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Local(tracer, fs, slow, stores, mutating, elements, cross, full, output, epoch, xepoch, events,
+         out, check, elements_before, budget, max_events, max_bytes, pure_stores, render) */
+static PyObject *local_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    Local *self = (Local *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    if (!PyArg_ParseTuple(args, "OOOO!OO!OOOO!O!O!OOOOnnOO", &self->tracer, &self->fs, &self->slow,
+                          &PyDict_Type, &self->stores, &self->mutating, &PyDict_Type, &self->elements,
+                          &self->cross, &self->full, &self->output, &PyList_Type, &self->epoch,
+                          &PyList_Type, &self->xepoch, &PyList_Type, &self->events, &self->out,
+                          &self->check, &self->elements_before, &self->budget, &self->max_events,
+                          &self->max_bytes, &self->pure_stores, &self->render)) {
+        self->pure_stores = self->render = NULL;
+        self->tracer = self->fs = self->slow = self->stores = self->mutating = self->elements = NULL;
+        self->cross = self->full = self->output = self->epoch = self->xepoch = self->events = NULL;
+        self->out = self->check = self->elements_before = self->budget = NULL;
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_INCREF(self->tracer); Py_INCREF(self->fs); Py_INCREF(self->slow); Py_INCREF(self->stores);
+    Py_INCREF(self->mutating); Py_INCREF(self->elements); Py_INCREF(self->cross); Py_INCREF(self->full);
+    Py_INCREF(self->output); Py_INCREF(self->epoch); Py_INCREF(self->xepoch); Py_INCREF(self->events);
+    Py_INCREF(self->out); Py_INCREF(self->check); Py_INCREF(self->elements_before); Py_INCREF(self->budget);
+    Py_INCREF(self->pure_stores); Py_INCREF(self->render);
+    /* the per-line local indices, kept on the frame's CodeInfo (shared by every frame of the code) */
+    self->fast = PyObject_GetAttr(SLOT(self->fs, F_info), S_fast);
+    if (self->fast == NULL || !PyDict_Check(self->fast)) {
+        if (self->fast != NULL) PyErr_SetString(PyExc_TypeError, "CodeInfo.fast must be a dict");
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int set_contains(PyObject *set, PyObject *key) {
+    if (PyAnySet_CheckExact(set)) return PySet_Contains(set, key);
+    return PySequence_Contains(set, key);
+}
+
+/* For the line `prev` of this frame's code: a tuple of (name, place) for the non-global names it
+   stores (name_place), or None when one is in a place this file does not read. Cached. */
+static Py_ssize_t name_place(Local *self, PyFrameObject *frame, PyObject *name);
+
+static PyObject *line_slots(Local *self, PyFrameObject *frame, PyObject *prev) {
+    PyObject *hit = PyDict_GetItemWithError(self->fast, prev);
+    if (hit != NULL || PyErr_Occurred()) return hit;
+    PyObject *names = PyDict_GetItemWithError(self->stores, prev);
+    if (names == NULL && PyErr_Occurred()) return NULL;
+    PyObject *out = PyList_New(0), *result = NULL;
+    if (out == NULL) return NULL;
+    Py_ssize_t n = names ? PyTuple_GET_SIZE(names) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(names, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        if (PyObject_IsTrue(PyTuple_GET_ITEM(pair, 1))) continue; /* a global: not diffed here */
+        Py_ssize_t index = name_place(self, frame, name);
+        if (index == -4) { Py_DECREF(out); return NULL; }
+        if (index == -2) { /* a cell, a free variable, or a name we cannot place: Python's path */
+            result = Py_None;
+            goto done;
+        }
+        PyObject *item = Py_BuildValue("(On)", name, index);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    result = PyList_AsTuple(out);
+done:
+    Py_DECREF(out);
+    if (result == NULL) return NULL;
+    if (result == Py_None) Py_INCREF(result);
+    int rc = PyDict_SetItem(self->fast, prev, result);
+    Py_DECREF(result); /* the cache holds it */
+    return rc < 0 ? NULL : result;
+}
+
+static int int_ne(PyObject *a, PyObject *b) {
+    if (a == b) return 0;
+    return PyObject_RichCompareBool(a, b, Py_NE);
+}
+
+/* tracer.n_bytes += k */
+static int add_bytes(Local *self, Py_ssize_t k) {
+    PyObject *old = SLOT(self->tracer, T_n_bytes);
+    Py_ssize_t v = PyLong_AsSsize_t(old);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    PyObject *nv = PyLong_FromSsize_t(v + k);
+    if (nv == NULL) return -1;
+    SLOT(self->tracer, T_n_bytes) = nv;
+    Py_DECREF(old);
+    return 0;
+}
+
+/* A new list for an event's changes. Events, their change lists and change tuples hold only
+   strings, ints, bools and None (never the program's containers), so they can be in no reference
+   cycle: untracked, the cyclic collector skips them. With them tracked it spent a third of a long
+   trace's time walking the millions of objects an event log is made of. */
+static PyObject *new_changes(void) {
+    PyObject *list = PyList_New(0);
+    if (list != NULL) PyObject_GC_UnTrack(list);
+    return list;
+}
+
+static int is_number_atom(PyObject *v) {
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyLong_Type) {
+        int overflow;
+        (void)PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow) return 1;
+        return _PyLong_NumBits(v) <= 200; /* -(1 << 200) < v < 1 << 200, as tracer._BIG_INT */
+    }
+    return t == &PyFloat_Type || t == &PyBool_Type || v == Py_None;
+}
+
+/* Tracer._check's common case (an int, float, bool or None), or the call to it. */
+static int check_one(Local *self, PyObject *name, PyObject *v, PyObject *s, PyObject *snap,
+                     PyObject **changes) {
+    if (*changes == NULL && (*changes = new_changes()) == NULL) return -1;
+    if (!is_number_atom(v)) {
+        PyObject *r = PyObject_CallFunctionObjArgs(self->check, name, v, s ? s : Py_None, snap, self->fs,
+                                                   *changes, self->budget, NULL);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    PyObject *text = PyObject_Repr(v);
+    if (text == NULL) return -1;
+    PyObject *entry = PyTuple_Pack(3, v, text, Py_True);
+    if (entry != NULL) PyObject_GC_UnTrack(entry);
+    if (entry == NULL || PyDict_SetItem(snap, name, entry) < 0) {
+        Py_XDECREF(entry);
+        Py_DECREF(text);
+        return -1;
+    }
+    Py_DECREF(entry);
+    int changed = 1;
+    if (s != NULL) {
+        changed = PyObject_RichCompareBool(PyTuple_GET_ITEM(s, 1), text, Py_NE);
+        if (changed < 0) { Py_DECREF(text); return -1; }
+    }
+    if (changed) {
+        PyObject *c = PyTuple_Pack(3, name, text, Py_False);
+        if (c != NULL) PyObject_GC_UnTrack(c);
+        if (c == NULL || PyList_Append(*changes, c) < 0) {
+            Py_XDECREF(c);
+            Py_DECREF(text);
+            return -1;
+        }
+        Py_DECREF(c);
+        if (s != NULL && !PyObject_IsTrue(PyTuple_GET_ITEM(s, 2))) {
+            if (PySet_Discard(SLOT(self->fs, F_conts), name) < 0) { Py_DECREF(text); return -1; }
+        }
+    }
+    Py_DECREF(text);
+    return 0;
+}
+
+/* events handled here and events handed to the Python closure, in this process (benchmarks) */
+static long long n_fast_events, n_slow_events;
+
+static int call_slow(Local *self, PyFrameObject *frame, PyObject *what, PyObject *arg) {
+    n_slow_events++;
+    PyObject *r = PyObject_CallFunctionObjArgs(self->slow, (PyObject *)frame, what, arg ? arg : Py_None, NULL);
+    if (r == NULL) return -1;
+    int clear = r == Py_None;
+    Py_DECREF(r);
+    return clear; /* 1: stop tracing this frame */
+}
+
+static PyObject *what_string(int what) {
+    switch (what) {
+    case PyTrace_CALL: return S_call;
+    case PyTrace_LINE: return S_line;
+    case PyTrace_RETURN: return S_return;
+    case PyTrace_EXCEPTION: return S_exception;
+    default: return NULL;
+    }
+}
+
+/* Where `name` lives in this frame (cached per code in CodeInfo.fast under the name):
+   >= 0 a plain fast local's index; -(10 + index) a cell or free variable's; -1 not a local (an
+   optimized frame: globals only); -3 the frame's locals dict (module and class bodies); -2 a
+   place this file does not read (Python's path); -4 an error. */
+static Py_ssize_t name_place(Local *self, PyFrameObject *frame, PyObject *name) {
+    PyObject *hit = PyDict_GetItemWithError(self->fast, name);
+    if (hit != NULL) return PyLong_AsSsize_t(hit);
+    if (PyErr_Occurred()) return -4;
+    PyCodeObject *co = frame->f_frame->f_code;
+    Py_ssize_t place = -1;
+    if (co->co_flags & CO_OPTIMIZED) {
+        for (Py_ssize_t j = 0; j < co->co_nlocalsplus; j++) {
+            if (PyUnicode_Compare(PyTuple_GET_ITEM(co->co_localsplusnames, j), name) == 0) {
+                unsigned char kind = (unsigned char)PyBytes_AS_STRING(co->co_localspluskinds)[j];
+                place = kind == FAST_LOCAL ? j : (kind & (CELL_KIND | FREE_KIND)) ? -(10 + j) : -2;
+                break;
+            }
+        }
+    } else {
+        place = co->co_nlocalsplus == 0 ? -3 : -2;
+    }
+    PyObject *v = PyLong_FromSsize_t(place);
+    if (v == NULL || PyDict_SetItem(self->fast, name, v) < 0) {
+        Py_XDECREF(v);
+        return -4;
+    }
+    Py_DECREF(v);
+    return place;
+}
+
+/* loc.get(name) as tracer.py sees it (frame.f_locals): a borrowed value or NULL. `place` from
+   name_place, not -2/-4. May set an error (module dicts). */
+static PyObject *local_value(PyFrameObject *frame, Py_ssize_t place, PyObject *name) {
+    if (place >= 0) return _PyFrame_GetLocalsArray(frame->f_frame)[place];
+    if (place <= -10) {
+        /* as frame.f_locals reads it: line events come after MAKE_CELL and COPY_FREE_VARS, so the
+           slot holds the cell (an argument that is a cell held its raw value only before) */
+        PyObject *cell = _PyFrame_GetLocalsArray(frame->f_frame)[-(place + 10)];
+        if (cell == NULL || !PyCell_Check(cell)) return cell;
+        return PyCell_GET(cell);
+    }
+    if (place == -1) return NULL;
+    PyObject *loc = frame->f_frame->f_locals;
+    return PyDict_GetItemWithError(loc, name);
+}
+
+/* elements._lookup: the local, else the global. Borrowed or NULL (error set or not). */
+static PyObject *lookup(Local *self, PyFrameObject *frame, Py_ssize_t place, PyObject *name) {
+    PyObject *v = local_value(frame, place, name);
+    if (v != NULL || PyErr_Occurred()) return v;
+    return PyDict_GetItemWithError(frame->f_frame->f_globals, name);
+}
+
+static int small_int(PyObject *v) { /* type(v) is int and -_BIG < v < _BIG (elements.py) */
+    if (!PyLong_CheckExact(v)) return 0;
+    int overflow;
+    (void)PyLong_AsLongLongAndOverflow(v, &overflow);
+    return !overflow || _PyLong_NumBits(v) <= 200;
+}
+
+/* (text, elided) of an element: elements.py's `repr(v) if small int else render(v, budget)` */
+static int element_text(Local *self, PyObject *v, PyObject **text, int *elided) {
+    if (small_int(v)) {
+        *elided = 0;
+        *text = PyObject_Repr(v);
+        return *text ? 0 : -1;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(self->render, v, self->budget, NULL);
+    if (r == NULL) return -1;
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_TypeError, "render() must give (text, elided)");
+        return -1;
+    }
+    *text = PyTuple_GET_ITEM(r, 0);
+    Py_INCREF(*text);
+    *elided = PyObject_IsTrue(PyTuple_GET_ITEM(r, 1));
+    Py_DECREF(r);
+    return *elided < 0 ? -1 : 0;
+}
+
+/* An element store this file handles: `base[name] = ...` (ElementStore.one_name, not late). Gives
+   (base, one_name) borrowed from the store, or 0 for any other store. */
+static int one_name_store(PyObject *st, PyObject **base, PyObject **one) {
+    PyObject *o = PyObject_GetAttr(st, S_one_name);
+    if (o == NULL) return -1;
+    PyObject *late = PyObject_GetAttr(st, S_late);
+    if (late == NULL) { Py_DECREF(o); return -1; }
+    int ok = o != Py_None && late == Py_False;
+    Py_DECREF(late);
+    Py_DECREF(o);
+    if (!ok) return 0;
+    PyObject *b = PyObject_GetAttr(st, S_base);
+    if (b == NULL) return -1;
+    *base = b;
+    *one = PyObject_GetAttr(st, S_one_name);
+    Py_DECREF(b); /* the store keeps both alive */
+    if (*one == NULL) return -1;
+    Py_DECREF(*one);
+    return 1;
+}
+
+/* elements.before for a line whose stores are all one_name stores with an int or str key (the
+   `dp[i] = ...` of DP loops). Returns the new pend list, Py_None (borrowed) when another case is met
+   (the caller calls elements.before), or NULL on error. */
+static PyObject *before_c(Local *self, PyFrameObject *frame, PyObject *stores) {
+    if (!PyTuple_Check(stores)) return Py_None;
+    PyObject *pend = PyList_New(0);
+    if (pend == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(stores); i++) {
+        PyObject *st = PyTuple_GET_ITEM(stores, i), *base, *one;
+        int k = one_name_store(st, &base, &one);
+        if (k <= 0) goto other;
+        Py_ssize_t pb = name_place(self, frame, base), pk = name_place(self, frame, one);
+        if (pb == -4 || pk == -4) goto error;
+        if (pb == -2 || pk == -2) goto other;
+        PyObject *cont = lookup(self, frame, pb, base);
+        if (cont == NULL && PyErr_Occurred()) goto error;
+        if (cont == NULL || !(PyList_CheckExact(cont) || PyDict_CheckExact(cont))) continue;
+        PyObject *key = lookup(self, frame, pk, one);
+        if (key == NULL && PyErr_Occurred()) goto error;
+        if (key == NULL || !(PyLong_CheckExact(key) || PyUnicode_CheckExact(key))) goto other;
+        Py_INCREF(cont);
+        Py_INCREF(key);
+        PyObject *v = PyObject_GetItem(cont, key), *old = NULL;
+        if (v == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_IndexError) && !PyErr_ExceptionMatches(PyExc_KeyError) &&
+                !PyErr_ExceptionMatches(PyExc_TypeError)) {
+                Py_DECREF(cont); Py_DECREF(key);
+                goto error;
+            }
+            PyErr_Clear();
+            old = Py_None;
+            Py_INCREF(old);
+        } else {
+            int elided;
+            int rc = element_text(self, v, &old, &elided);
+            Py_DECREF(v);
+            if (rc < 0) { Py_DECREF(cont); Py_DECREF(key); goto error; }
+        }
+        PyObject *keys = PyList_New(1);
+        if (keys == NULL) { Py_DECREF(cont); Py_DECREF(key); Py_DECREF(old); goto error; }
+        PyList_SET_ITEM(keys, 0, key); /* steals */
+        PyObject *entry = PyTuple_Pack(4, st, cont, keys, old);
+        Py_DECREF(keys); Py_DECREF(cont); Py_DECREF(old);
+        if (entry == NULL || PyList_Append(pend, entry) < 0) { Py_XDECREF(entry); goto error; }
+        Py_DECREF(entry);
+    }
+    return pend;
+other:
+    if (PyErr_Occurred()) goto error;
+    Py_DECREF(pend);
+    return Py_None;
+error:
+    Py_DECREF(pend);
+    return NULL;
+}
+
+/* elements._emit: (path, text, elided, base, old), and the same for other names of the frame
+   bound to the same container */
+static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyObject *key, PyObject *text,
+                int elided, PyObject *old, PyObject *snap, PyObject *conts) {
+    PyObject *kr = PyObject_Repr(key);
+    if (kr == NULL) return -1;
+    PyObject *path = PyUnicode_FromFormat("%U[%U]", base, kr);
+    if (path == NULL) { Py_DECREF(kr); return -1; }
+    PyObject *c = PyTuple_Pack(5, path, text, elided ? Py_True : Py_False, base, old);
+    Py_DECREF(path);
+    if (c == NULL || PyList_Append(out, c) < 0) { Py_XDECREF(c); Py_DECREF(kr); return -1; }
+    PyObject_GC_UnTrack(c);
+    Py_DECREF(c);
+    if (PySet_GET_SIZE(conts) > 1) {
+        Py_ssize_t pos = 0;
+        PyObject *other;
+        Py_hash_t hash;
+        while (_PySet_NextEntry(conts, &pos, &other, &hash)) {
+            int same = PyUnicode_Compare(other, base);
+            if (same == 0) continue;
+            PyObject *s = PyDict_GetItemWithError(snap, other);
+            if (s == NULL) { if (PyErr_Occurred()) { Py_DECREF(kr); return -1; } continue; }
+            if (PyTuple_GET_ITEM(s, 0) != cont) continue;
+            PyObject *p2 = PyUnicode_FromFormat("%U[%U]", other, kr);
+            PyObject *c2 = p2 ? PyTuple_Pack(5, p2, text, elided ? Py_True : Py_False, other, old) : NULL;
+            Py_XDECREF(p2);
+            if (c2 == NULL || PyList_Append(out, c2) < 0) { Py_XDECREF(c2); Py_DECREF(kr); return -1; }
+            PyObject_GC_UnTrack(c2);
+            Py_DECREF(c2);
+        }
+    }
+    Py_DECREF(kr);
+    return 0;
+}
+
+/* Whether the event after a pure element-store line can be diffed here: every pend entry is a
+   one_name store (made by before_c or elements.before's same case) and every container name of the
+   frame and every base is a plain local or a module-dict name. */
+static int post_store_ok(Local *self, PyFrameObject *frame, PyObject *pend, PyObject *conts) {
+    if (!PyList_CheckExact(pend) || !PyAnySet_CheckExact(conts)) return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pend); i++) {
+        PyObject *e = PyList_GET_ITEM(pend, i), *base, *one;
+        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 4) return 0;
+        PyObject *keys = PyTuple_GET_ITEM(e, 2);
+        if (!PyList_CheckExact(keys) || PyList_GET_SIZE(keys) != 1) return 0;
+        int k = one_name_store(PyTuple_GET_ITEM(e, 0), &base, &one);
+        if (k <= 0) return k;
+        Py_ssize_t p = name_place(self, frame, base);
+        if (p == -4) return -1;
+        if (p == -2) return 0;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *name;
+    Py_hash_t hash;
+    while (_PySet_NextEntry(conts, &pos, &name, &hash)) {
+        Py_ssize_t p = name_place(self, frame, name);
+        if (p == -4) return -1;
+        if (p == -2) return 0;
+    }
+    return 1;
+}
+
+/* tracer._diff's lines for the event after a pure element-store line (see post_store_ok): the
+   frame's containers that may have changed, then the element changes (elements.after). Appends to
+   *changes; returns the extra byte count of the element changes, or -1 on error. */
+static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, PyObject **changes) {
+    PyObject *fs = self->fs, *snap = SLOT(fs, F_snap), *conts = SLOT(fs, F_conts), *keys = SLOT(fs, F_keys);
+    if (*changes == NULL && (*changes = new_changes()) == NULL) return -1;
+    Py_ssize_t n = PyList_GET_SIZE(pend);
+    PyObject *names = PySequence_List(conts); /* the set's own order, as `for name in fs.conts` */
+    if (names == NULL) return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        Py_ssize_t p = name_place(self, frame, name);
+        PyObject *v = p == -4 ? NULL : local_value(frame, p, name);
+        if (p == -4 || (v == NULL && PyErr_Occurred())) goto error;
+        PyObject *s = PyDict_GetItemWithError(snap, name);
+        if (s == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
+            goto error;
+        }
+        if (v == NULL || v != PyTuple_GET_ITEM(s, 0)) continue;
+        PyObject *k = PyDict_GetItemWithError(keys, name);
+        if (k == NULL && PyErr_Occurred()) goto error;
+        if (k != NULL && PyTuple_Check(k) && PyTuple_GET_SIZE(k) == 2 && PyList_CheckExact(PyTuple_GET_ITEM(k, 1))) {
+            int stored = 0;
+            for (Py_ssize_t j = 0; j < n; j++) stored |= PyTuple_GET_ITEM(PyList_GET_ITEM(pend, j), 1) == v;
+            if (!stored) continue; /* a list of atoms that no store of this line wrote into */
+        }
+        Py_INCREF(s);
+        Py_INCREF(v);
+        PyObject *r = PyObject_CallFunctionObjArgs(self->check, name, v, s, snap, fs, *changes, self->budget, NULL);
+        Py_DECREF(v);
+        Py_DECREF(s);
+        if (r == NULL) goto error;
+        Py_DECREF(r);
+    }
+    Py_CLEAR(names);
+    set_slot(fs, F_epoch, PyList_GET_ITEM(self->epoch, 0));
+    set_slot(fs, F_xepoch, PyList_GET_ITEM(self->xepoch, 0));
+    /* elements.after, one_name stores */
+    Py_ssize_t extra = 0;
+    Py_INCREF(pend); /* fs.pend is dropped below */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *e = PyList_GET_ITEM(pend, i), *base, *one;
+        PyObject *st = PyTuple_GET_ITEM(e, 0), *cont = PyTuple_GET_ITEM(e, 1), *old = PyTuple_GET_ITEM(e, 3);
+        if (one_name_store(st, &base, &one) < 0) goto error_pend;
+        Py_ssize_t p = name_place(self, frame, base);
+        if (p == -4) goto error_pend;
+        PyObject *now = lookup(self, frame, p, base);
+        if (now == NULL && PyErr_Occurred()) goto error_pend;
+        if (now != cont) continue; /* the name was rebound: its whole-value change tells it */
+        PyObject *key = PyList_GET_ITEM(PyTuple_GET_ITEM(e, 2), 0);
+        Py_INCREF(key);
+        PyObject *v = PyObject_GetItem(cont, key);
+        if (v == NULL) {
+            Py_DECREF(key);
+            if (!PyErr_ExceptionMatches(PyExc_IndexError) && !PyErr_ExceptionMatches(PyExc_KeyError) &&
+                !PyErr_ExceptionMatches(PyExc_TypeError))
+                goto error_pend;
+            PyErr_Clear();
+            continue;
+        }
+        PyObject *text;
+        int elided;
+        int rc = element_text(self, v, &text, &elided);
+        Py_DECREF(v);
+        if (rc < 0) { Py_DECREF(key); goto error_pend; }
+        int differ = PyObject_RichCompareBool(text, old, Py_NE);
+        if (differ < 0) { Py_DECREF(text); Py_DECREF(key); goto error_pend; }
+        if (differ) {
+            if (PyLong_CheckExact(key) && PyList_CheckExact(cont) && _PyLong_Sign(key) < 0) {
+                PyObject *len = PyLong_FromSsize_t(PyList_GET_SIZE(cont));
+                PyObject *k2 = len ? PyNumber_Add(key, len) : NULL;
+                Py_XDECREF(len);
+                Py_DECREF(key);
+                if (k2 == NULL) { Py_DECREF(text); goto error_pend; }
+                key = k2;
+            }
+            Py_ssize_t before_n = PyList_GET_SIZE(*changes);
+            rc = emit(self, *changes, base, cont, key, text, elided, old, snap, conts);
+            if (rc < 0) { Py_DECREF(text); Py_DECREF(key); goto error_pend; }
+            for (Py_ssize_t j = before_n; j < PyList_GET_SIZE(*changes); j++) {
+                PyObject *c = PyList_GET_ITEM(*changes, j);
+                extra += PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(c, 3)) + 8 +
+                         (PyTuple_GET_ITEM(c, 4) == Py_None ? 0 : PyObject_Length(PyTuple_GET_ITEM(c, 4)));
+            }
+        }
+        Py_DECREF(text);
+        Py_DECREF(key);
+    }
+    set_slot(fs, F_pend, Py_None);
+    Py_DECREF(pend);
+    return extra;
+error_pend:
+    Py_DECREF(pend);
+    return -1;
+error:
+    Py_XDECREF(names);
+    return -1;
+}
+
+/* One event of this Local's frame. Returns 0 to keep tracing the frame, 1 to stop, -1 on error. */
+static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *arg) {
+    if (PyObject_IsTrue(SLOT(self->tracer, T_stopped))) return 1;
+    PyObject *fs = self->fs;
+    PyObject *prev = SLOT(fs, F_prev_line);
+    PyObject *pend = NULL; /* set: this event follows a pure element-store line (post_store) */
+    if (what != PyTrace_LINE || prev == Py_None) goto slow;
+    int ne = int_ne(SLOT(fs, F_xepoch), PyList_GET_ITEM(self->xepoch, 0));
+    if (ne) goto slow_or_error;
+    if (PyObject_IsTrue(SLOT(fs, F_globals_watched))) goto slow;
+    if (self->out != Py_None) {
+        ne = set_contains(self->output, prev);
+        if (ne) goto slow_or_error;
+    }
+    ne = int_ne(SLOT(fs, F_epoch), PyList_GET_ITEM(self->epoch, 0));
+    if (ne < 0) return -1;
+    if (ne) {
+        /* only this frame's previous line mutated, by plain element stores (tracer._diff's `stored`) */
+        PyObject *mine = PyNumber_Add(SLOT(fs, F_epoch), ONE);
+        if (mine == NULL) return -1;
+        ne = int_ne(mine, PyList_GET_ITEM(self->epoch, 0));
+        Py_DECREF(mine);
+        if (ne) goto slow_or_error;
+        pend = SLOT(fs, F_pend);
+        if (pend == Py_None || PySet_GET_SIZE(SLOT(fs, F_conts)) == 0) goto slow;
+        ne = set_contains(self->pure_stores, prev);
+        if (ne <= 0) { if (ne < 0) return -1; goto slow; }
+        ne = post_store_ok(self, frame, pend, SLOT(fs, F_conts));
+        if (ne <= 0) { if (ne < 0) return -1; goto slow; }
+    }
+    PyObject *slots = line_slots(self, frame, prev);
+    if (slots == NULL) return -1;
+    if (slots == Py_None) goto slow;
+    if (!(frame->f_frame->f_code->co_flags & CO_OPTIMIZED)) {
+        PyObject *loc = frame->f_frame->f_locals;
+        if (loc == NULL || !PyDict_CheckExact(loc)) goto slow; /* a namespace that is no plain dict */
+    }
+
+    /* ---- the names the previous line stores (tracer.py `local` and `_diff`, same order) */
+    n_fast_events++;
+    PyObject *changes = NULL;
+    PyObject *snap = SLOT(fs, F_snap);
+    Py_ssize_t n = PyTuple_GET_SIZE(slots), extra = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(slots, i);
+        PyObject *name = PyTuple_GET_ITEM(pair, 0);
+        Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        PyObject *v = local_value(frame, index, name);
+        if (v == NULL && PyErr_Occurred()) goto error;
+        if (v != NULL) {
+            PyObject *s = PyDict_GetItemWithError(snap, name);
+            if (s == NULL && PyErr_Occurred()) goto error;
+            if (s != NULL && PyTuple_GET_ITEM(s, 0) == v && PyTuple_GET_ITEM(s, 2) == Py_True) continue;
+            Py_XINCREF(s);
+            Py_INCREF(v);
+            int rc = check_one(self, name, v, s, snap, &changes);
+            Py_DECREF(v);
+            Py_XDECREF(s);
+            if (rc < 0) goto error;
+        } else {
+            int in = PyDict_Contains(snap, name);
+            if (in < 0) goto error;
+            if (in) {
+                if (PyDict_DelItem(snap, name) < 0 || PySet_Discard(SLOT(fs, F_conts), name) < 0) goto error;
+                if (changes == NULL && (changes = new_changes()) == NULL) goto error;
+                PyObject *c = PyTuple_Pack(3, name, S_deleted, Py_False);
+                if (c == NULL || PyList_Append(changes, c) < 0) { Py_XDECREF(c); goto error; }
+                PyObject_GC_UnTrack(c);
+                Py_DECREF(c);
+            }
+        }
+    }
+    if (pend != NULL) {
+        extra = post_store(self, frame, pend, &changes);
+        if (extra < 0) goto error;
+    }
+    if (changes != NULL && PyList_GET_SIZE(changes)) {
+        Py_ssize_t nb = extra, m = PyList_GET_SIZE(changes);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *c = PyList_GET_ITEM(changes, j);
+            nb += PyObject_Length(PyTuple_GET_ITEM(c, 0)) + PyObject_Length(PyTuple_GET_ITEM(c, 1)) + 8;
+        }
+        if (add_bytes(self, nb) < 0) goto error;
+        PyObject *last = SLOT(fs, F_last);
+        if (last != Py_None) {
+            PyObject *had = PyList_GET_ITEM(last, 5);
+            int truthy = PyObject_IsTrue(had);
+            if (truthy < 0) goto error;
+            if (truthy) {
+                PyObject *r = _PyList_Extend((PyListObject *)had, changes);
+                if (r == NULL) goto error;
+                Py_DECREF(r);
+            } else {
+                Py_INCREF(changes);
+                PyList_SET_ITEM(last, 5, changes);
+                Py_DECREF(had);
+            }
+        }
+    }
+    Py_CLEAR(changes);
+
+    /* ---- this line's own event */
+    PyObject *lineno = PyLong_FromLong(PyFrame_GetLineNumber(frame));
+    if (lineno == NULL) return -1;
+    int in = set_contains(self->mutating, lineno);
+    if (in < 0) goto error_line;
+    if (in) {
+        PyObject *e = PyNumber_Add(PyList_GET_ITEM(self->epoch, 0), ONE);
+        if (e == NULL) goto error_line;
+        PyList_SetItem(self->epoch, 0, e); /* steals e; the list keeps it alive */
+        PyObject *mine = PyNumber_Subtract(e, ONE);
+        if (mine == NULL) goto error_line;
+        set_slot(fs, F_epoch, mine);
+        Py_DECREF(mine);
+        PyObject *stores = PyDict_GetItemWithError(self->elements, lineno);
+        if (stores == NULL && PyErr_Occurred()) goto error_line;
+        if (stores != NULL) {
+            PyObject *fresh = before_c(self, frame, stores);
+            if (fresh == NULL) goto error_line;
+            if (fresh == Py_None) { /* another kind of store: elements.before itself */
+                PyObject *loc = PyObject_GetAttr((PyObject *)frame, S_f_locals);
+                PyObject *glb = loc ? PyObject_GetAttr((PyObject *)frame, S_f_globals) : NULL;
+                fresh = glb ? PyObject_CallFunctionObjArgs(self->elements_before, stores, loc, glb,
+                                                           self->budget, NULL) : NULL;
+                Py_XDECREF(loc);
+                Py_XDECREF(glb);
+                if (fresh == NULL) goto error_line;
+            }
+            set_slot(fs, F_pend, fresh);
+            Py_DECREF(fresh);
+        }
+    }
+    in = set_contains(self->cross, lineno);
+    if (in < 0) goto error_line;
+    if (in) {
+        PyObject *e = PyNumber_Add(PyList_GET_ITEM(self->xepoch, 0), ONE);
+        if (e == NULL) goto error_line;
+        PyList_SetItem(self->xepoch, 0, e);
+    }
+    in = set_contains(self->full, lineno);
+    if (in < 0) goto error_line;
+    set_slot(fs, F_prev_line, in ? Py_None : lineno);
+    PyObject *step = PyLong_FromSsize_t(PyList_GET_SIZE(self->events));
+    if (step == NULL) goto error_line;
+    PyObject *ev = PyList_New(7);
+    if (ev == NULL) { Py_DECREF(step); goto error_line; }
+    PyObject_GC_UnTrack(ev); /* see new_changes() */
+    PyList_SET_ITEM(ev, 0, step);
+    Py_INCREF(S_line); PyList_SET_ITEM(ev, 1, S_line);
+    PyList_SET_ITEM(ev, 2, lineno); /* steals our reference */
+    PyObject *func = SLOT(fs, F_func), *depth = SLOT(fs, F_depth);
+    Py_INCREF(func); PyList_SET_ITEM(ev, 3, func);
+    Py_INCREF(depth); PyList_SET_ITEM(ev, 4, depth);
+    Py_INCREF(NO_CHANGES); PyList_SET_ITEM(ev, 5, NO_CHANGES);
+    Py_INCREF(Py_None); PyList_SET_ITEM(ev, 6, Py_None);
+    int rc = PyList_Append(self->events, ev);
+    if (rc == 0) set_slot(fs, F_last, ev);
+    Py_DECREF(ev);
+    if (rc < 0 || add_bytes(self, 32) < 0) return -1;
+    PyObject *reason = NULL;
+    if (PyList_GET_SIZE(self->events) >= self->max_events) {
+        reason = S_event_budget;
+    } else {
+        Py_ssize_t nb = PyLong_AsSsize_t(SLOT(self->tracer, T_n_bytes));
+        if (nb == -1 && PyErr_Occurred()) return -1;
+        if (nb >= self->max_bytes) reason = S_byte_budget;
+    }
+    if (reason != NULL) {
+        PyObject *r = PyObject_CallMethodOneArg(self->tracer, S_budget_hit, reason);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+
+error_line:
+    Py_DECREF(lineno);
+    return -1;
+error:
+    Py_XDECREF(changes);
+    return -1;
+slow_or_error:
+    if (ne < 0) return -1;
+slow:
+    {
+        PyObject *w = what_string(what);
+        if (w == NULL) return 0;
+        return call_slow(self, frame, w, arg);
+    }
+}
+
+static int what_from_string(PyObject *s) {
+    if (PyUnicode_Compare(s, S_line) == 0) return PyTrace_LINE;
+    if (PyUnicode_Compare(s, S_call) == 0) return PyTrace_CALL;
+    if (PyUnicode_Compare(s, S_return) == 0) return PyTrace_RETURN;
+    if (PyUnicode_Compare(s, S_exception) == 0) return PyTrace_EXCEPTION;
+    return -1;
+}
+
+/* Called from Python (a thread's sys.settrace trampoline): local(frame, event, arg) -> self or None */
+static PyObject *local_call(Local *self, PyObject *args, PyObject *kw) {
+    PyObject *frame, *event, *arg;
+    if (!PyArg_ParseTuple(args, "O!UO", &PyFrame_Type, &frame, &event, &arg)) return NULL;
+    int what = what_from_string(event);
+    int rc = what < 0 ? 0 : local_event(self, (PyFrameObject *)frame, what, arg);
+    if (rc < 0) return NULL;
+    if (rc == 1) Py_RETURN_NONE;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyTypeObject LocalType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracegen._fasttrace.Local",
+    .tp_basicsize = sizeof(Local),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = local_new,
+    .tp_dealloc = (destructor)local_dealloc,
+    .tp_traverse = (traverseproc)local_traverse,
+    .tp_clear = (inquiry)local_clear,
+    .tp_call = (ternaryfunc)local_call,
+    .tp_doc = "One traced frame's line hook (tracer.py's `local`, hot path in C).",
+};
+
+/* ----------------------------------------------------------------------------------------- Hook */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *global_fn; /* Tracer._global */
+    PyObject *filename;  /* USER_FILENAME */
+} Hook;
+
+static int hook_traverse(Hook *self, visitproc visit, void *arg) {
+    Py_VISIT(self->global_fn);
+    Py_VISIT(self->filename);
+    return 0;
+}
+
+static int hook_clear(Hook *self) {
+    Py_CLEAR(self->global_fn);
+    Py_CLEAR(self->filename);
+    return 0;
+}
+
+static void hook_dealloc(Hook *self) {
+    PyObject_GC_UnTrack(self);
+    hook_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *hook_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    PyObject *global_fn, *filename;
+    if (!PyArg_ParseTuple(args, "OU", &global_fn, &filename)) return NULL;
+    Hook *self = (Hook *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    Py_INCREF(global_fn);
+    Py_INCREF(filename);
+    self->global_fn = global_fn;
+    self->filename = filename;
+    return (PyObject *)self;
+}
+
+static int trace_fn(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {
+    Hook *hook = (Hook *)obj;
+    int rc;
+    if (what == PyTrace_CALL) {
+        PyObject *fn = frame->f_frame->f_code->co_filename;
+        if (fn != hook->filename && PyUnicode_Compare(fn, hook->filename) != 0) {
+            frame->f_trace_lines = 0; /* a library frame: no line events at all */
+            return 0;
+        }
+        PyObject *r = PyObject_CallFunctionObjArgs(hook->global_fn, (PyObject *)frame, S_call,
+                                                   arg ? arg : Py_None, NULL);
+        if (r == NULL) goto error;
+        if (r == Py_None) {
+            Py_DECREF(r);
+            Py_CLEAR(frame->f_trace);
+            return 0;
+        }
+        Py_XSETREF(frame->f_trace, r);
+        return 0;
+    }
+    PyObject *local = frame->f_trace;
+    if (local == NULL) return 0;
+    if (Py_IS_TYPE(local, &LocalType)) {
+        Py_INCREF(local);
+        rc = local_event((Local *)local, frame, what, arg);
+        Py_DECREF(local);
+    } else { /* a Python callable: the trampoline's protocol */
+        PyObject *w = what_string(what);
+        if (w == NULL) return 0;
+        PyObject *r = PyObject_CallFunctionObjArgs(local, (PyObject *)frame, w, arg ? arg : Py_None, NULL);
+        if (r == NULL) goto error;
+        rc = r == Py_None;
+        if (!rc) Py_XSETREF(frame->f_trace, r);
+        else Py_DECREF(r);
+    }
+    if (rc < 0) goto error;
+    if (rc == 1) Py_CLEAR(frame->f_trace);
+    return 0;
+error:
+    /* as the sys.settrace trampoline does: tracing stops, the error propagates */
+    PyEval_SetTrace(NULL, NULL);
+    Py_CLEAR(frame->f_trace);
+    return -1;
+}
+
+static PyTypeObject HookType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracegen._fasttrace.Hook",
+    .tp_basicsize = sizeof(Hook),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = hook_new,
+    .tp_dealloc = (destructor)hook_dealloc,
+    .tp_traverse = (traverseproc)hook_traverse,
+    .tp_clear = (inquiry)hook_clear,
+    .tp_doc = "Hook(global_fn, filename): the global trace function's state.",
+};
+
+/* --------------------------------------------------------------------------------------- module */
+
+static PyObject *settrace(PyObject *mod, PyObject *hook) {
+    if (hook == Py_None) {
+        PyEval_SetTrace(NULL, NULL);
+        Py_RETURN_NONE;
+    }
+    if (!Py_IS_TYPE(hook, &HookType)) {
+        PyErr_SetString(PyExc_TypeError, "settrace(Hook or None)");
+        return NULL;
+    }
+    PyEval_SetTrace(trace_fn, hook);
+    Py_RETURN_NONE;
+}
+
+static PyObject *configure(PyObject *mod, PyObject *args) {
+    PyTypeObject *tracer, *fstate;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &tracer, &PyType_Type, &fstate)) return NULL;
+    if ((T_stopped = slot_offset(tracer, "stopped")) < 0 || (T_n_bytes = slot_offset(tracer, "n_bytes")) < 0 ||
+        (F_prev_line = slot_offset(fstate, "prev_line")) < 0 || (F_epoch = slot_offset(fstate, "epoch")) < 0 ||
+        (F_xepoch = slot_offset(fstate, "xepoch")) < 0 ||
+        (F_globals_watched = slot_offset(fstate, "globals_watched")) < 0 ||
+        (F_last = slot_offset(fstate, "last")) < 0 || (F_pend = slot_offset(fstate, "pend")) < 0 ||
+        (F_conts = slot_offset(fstate, "conts")) < 0 || (F_keys = slot_offset(fstate, "keys")) < 0 || (F_snap = slot_offset(fstate, "snap")) < 0 ||
+        (F_func = slot_offset(fstate, "func")) < 0 || (F_depth = slot_offset(fstate, "depth")) < 0 ||
+        (F_info = slot_offset(fstate, "info")) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *counts(PyObject *mod, PyObject *unused) {
+    return Py_BuildValue("(LL)", n_fast_events, n_slow_events);
+}
+
+static PyMethodDef methods[] = {
+    {"counts", counts, METH_NOARGS, "counts() -> (events taken in C, events handed to Python), in this process."},
+    {"settrace", settrace, METH_O, "settrace(hook): install Hook as the C trace function (None: remove)."},
+    {"configure", configure, METH_VARARGS, "configure(Tracer, _FrameState): learn their slot offsets."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_fasttrace", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__fasttrace(void) {
+    if (PyType_Ready(&LocalType) < 0 || PyType_Ready(&HookType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+    INTERN(S_line, "line"); INTERN(S_call, "call"); INTERN(S_return, "return");
+    INTERN(S_exception, "exception"); INTERN(S_deleted, "<deleted>");
+    INTERN(S_event_budget, "event_budget"); INTERN(S_byte_budget, "byte_budget");
+    INTERN(S_f_locals, "f_locals"); INTERN(S_f_globals, "f_globals"); INTERN(S_budget_hit, "_budget_hit");
+    INTERN(S_fast, "fast"); INTERN(S_base, "base");
+    INTERN(S_one_name, "one_name"); INTERN(S_late, "late");
+    if ((NO_CHANGES = PyTuple_New(0)) == NULL || (ONE = PyLong_FromLong(1)) == NULL) return NULL;
+    Py_INCREF(&LocalType);
+    Py_INCREF(&HookType);
+    if (PyModule_AddObject(m, "Local", (PyObject *)&LocalType) < 0 ||
+        PyModule_AddObject(m, "Hook", (PyObject *)&HookType) < 0)
+        return NULL;
+    return m;
+}
