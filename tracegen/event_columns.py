@@ -224,7 +224,7 @@ def split_payload(payload: bytes) -> tuple[Any, memoryview | None]:
     """(result, event blob or None) of what the child sent; ValueError when it is not JSON.
     The blob is a view into `payload` (no copy); the result's events key is the caller's to set."""
     if payload[:1] == b"{":
-        return json.loads(payload), None
+        return json.loads(bytes(payload)), None
     if payload[:4] != PAYLOAD_MAGIC or len(payload) < 8:
         raise ValueError("a result that is neither JSON nor a packed result")
     (k,) = struct.unpack_from("<I", payload, 4)

@@ -187,11 +187,11 @@ class Sandbox:
         return result
 
     @staticmethod
-    def _read_reply(proc: subprocess.Popen, timeout: float) -> tuple[bytes, bytes]:
+    def _read_reply(proc: subprocess.Popen, timeout: float) -> tuple[bytes, memoryview]:
         fd = proc.stdout.fileno()  # type: ignore[union-attr]
         nh, np_ = struct.unpack(">II", _read_exact(fd, 8, timeout))
-        data = _read_exact(fd, nh + np_, timeout)
-        return data[:nh], data[nh:]
+        data = memoryview(_read_exact(fd, nh + np_, timeout))
+        return bytes(data[:nh]), data[nh:]  # the payload as a view: no copy
 
     def _stop_and_read_stderr(self) -> str:
         proc, self._proc = self._proc, None
@@ -228,20 +228,24 @@ class Sandbox:
         self.close()
 
 
-def _read_exact(fd: int, n: int, timeout: float) -> bytes:
+def _read_exact(fd: int, n: int, timeout: float) -> bytearray:
     import time
 
     deadline = time.monotonic() + timeout
-    buf = bytearray()
-    while len(buf) < n:
+    # read into one buffer of the announced size (a long trace's events are tens of MB: growing
+    # a buffer, then copying it to bytes and slicing it, copied them three times)
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
         left = deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("the sandbox worker stopped answering")
         ready, _, _ = select.select([fd], [], [], left)
         if not ready:
             continue
-        chunk = os.read(fd, min(n - len(buf), 1 << 20))
-        if not chunk:
+        k = os.readv(fd, [view[got:]])
+        if not k:
             raise BrokenPipeError("the sandbox worker exited")
-        buf += chunk
-    return bytes(buf)
+        got += k
+    return buf
