@@ -13,7 +13,8 @@ import shutil
 import sys
 
 from tracegen import tracer, worker
-from tracegen.event_columns import split_payload, unpack_rows
+from tracegen.event_arrow import read_events
+from tracegen.event_columns import split_payload
 from tracegen.records import Limits
 
 if __name__ == "__main__":
@@ -29,5 +30,5 @@ if __name__ == "__main__":
         header.pop("wall_ms", None)
         result, blob = split_payload(payload) if payload else ({}, None)
         result.update(header)
-        result["events"] = unpack_rows(blob) if blob is not None else []
+        result["events"] = list(read_events(blob if blob is not None else result.get("events") or []))
         print(json.dumps(result, sort_keys=True))

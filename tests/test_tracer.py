@@ -235,11 +235,11 @@ def test_render_is_bounded_and_marks_elision():
 
 
 def test_packed_events_give_the_same_events_as_dicts():
-    """The packed road (child -> Arrow-layout buffers -> Arrow, or dicts for short traces) and the
-    plain one give identical events (tests/test_event_packing.py: the C and Python packers)."""
+    """The packed road (child -> Arrow-layout buffers -> Arrow), the short traces' one (JSON columns)
+    and the plain one give identical events (tests/test_event_packing.py: the C and Python packers)."""
     from tracegen.event_arrow import ArrowEvents, from_packed
-    from tracegen.event_columns import pack, unpack_rows
-    from tracegen.tracer import Tracer
+    from tracegen.event_columns import pack, to_columns, to_rows
+    from tracegen.tracer import Tracer, effects_at
 
     for kind, code, test_input, entry in TRICKY.values():
         if kind != "function":
@@ -255,8 +255,8 @@ def test_packed_events_give_the_same_events_as_dicts():
             pass
         finally:
             t.stop()
-        blob = pack(t.events)
-        assert ArrowEvents(from_packed(blob)).rows() == t.events_as_dicts() == unpack_rows(blob)
+        cols = json.loads(json.dumps(to_columns(t.events, effects_at(t.events))))
+        assert ArrowEvents(from_packed(pack(t.events))).rows() == to_rows(cols) == t.events_as_dicts()
 
 
 def test_a_caller_that_runs_threads_gets_the_same_events():

@@ -11,12 +11,24 @@ from typing import Any
 
 import pyarrow as pa
 
-from .event_columns import EVENT_FIELDS, FIELDS, layout
+from .event_columns import EVENT_FIELDS, FIELDS, layout, to_rows
 from .records import CHANGE_TYPE, EVENT_TYPE
+from .tracer import event_dict
 
 
 class MalformedEvents(ValueError):
     """A blob from the untrusted child that does not make events."""
+
+
+def read_events(raw) -> Sequence[dict[str, Any]]:
+    """Trace.events from what the sandboxed child sent: a long trace's packed blob as ArrowEvents
+    (checked in full), a short one's columns as dicts (event_columns.to_rows), event lists as
+    dicts. ValueError (or TypeError, KeyError, IndexError) on anything that is not events."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        return ArrowEvents(from_packed(raw))
+    if isinstance(raw, dict):
+        return to_rows(raw)
+    return [event_dict(e) if isinstance(e, list) else e for e in raw]
 
 
 _TYPES = {"i": pa.int32(), "s": pa.string(), "b": pa.bool_()}

@@ -6,8 +6,11 @@ The child packs `Tracer.events` (lists [step, kind, lineno, func, depth, changes
 offsets + UTF-8 data, a bitmap for bools), so the parent wraps them zero-copy
 (event_arrow.from_packed, then validates them fully: the child is untrusted) instead of parsing
 JSON into millions of objects. `pack` is C (`_packcols.c`, built by `pip install -e .`) where it
-was built, and the pure-Python `pack_py` otherwise; both give the same bytes (tested). Short traces
-are read back as dicts in Python (`unpack_rows`), where Arrow's fixed cost would dominate.
+was built, and the pure-Python `pack_py` otherwise; both give the same bytes (tested).
+
+Short traces (up to SHORT_TRACE events: a CRUXEval trace has ~14) travel as before, as plain
+columns in the result's JSON (`to_columns`, read back as dicts by `to_rows`): for them the fixed
+costs of a blob (30 buffers to frame, check and wrap) outweigh what it saves.
 
 Blob: b"SXEV", u32 n (events), u32 m (changes), u32 len(BUFFERS), one u32 length per buffer, then
 the buffers in BUFFERS order, each padded to 8 bytes. Little-endian. An empty validity buffer
@@ -16,8 +19,9 @@ event is its index; effects_at is computed here (tracer.effects_at: a call's cha
 at once, any other event's at its frame's next event).
 
 The whole result the child sends (`result_payload`): b"\\0SX1", u32 length of the JSON of the
-result without its events, that JSON, padding to 8, the blob. (A payload starting with "{" is a
-plain JSON result: the worker's report of its own failure.)
+result without its events, that JSON, padding to 8, the blob. A payload starting with "{" is a
+plain JSON result: a short trace's (its events as columns), or the worker's report of its own
+failure.
 
 No pyarrow here: this runs in every sandboxed child, which must not pay for importing it.
 """
@@ -40,6 +44,8 @@ try:  # the C packer; SELFEXEC_PURE_PACKER=1 (read at import) keeps the pure-Pyt
 except ImportError:
     _packcols = None
 
+# Traces up to this many events travel as JSON columns, longer ones packed
+SHORT_TRACE = 256
 MAGIC = b"SXEV"
 PAYLOAD_MAGIC = b"\0SX1"
 # (field, layout) in blob order: "i" int32 (validity, values), "s" string (validity, offsets,
@@ -131,6 +137,12 @@ def _assemble(n: int, m: int, buffers: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
+# what each buffer holds, in blob order: (role, per event or per change)
+_ROLES = tuple((role, i < EVENT_FIELDS) for i, (_, kind) in enumerate(FIELDS) for role in
+               {"i": ("valid", "int32"), "s": ("valid", "offsets", "data"), "b": ("valid", "bits"),
+                "o": ("offsets",)}[kind])
+
+
 def layout(blob) -> tuple[int, int, list[memoryview]]:
     """(n, m, buffers) of a blob; ValueError when its framing is wrong. The buffers' sizes are
     checked against n and m; their contents are the reader's to check."""
@@ -142,75 +154,43 @@ def layout(blob) -> tuple[int, int, list[memoryview]]:
         raise ValueError("not an event blob of this version")
     buffers = []
     pos = HEADER.size
-    for size in sizes:
+    for size, (role, per_event) in zip(sizes, _ROLES):
+        k = n if per_event else m
+        if role == "offsets":
+            ok = size == 4 * (k + 1)
+        elif role == "int32":
+            ok = size == 4 * k
+        elif role == "bits":
+            ok = size == (k + 7) // 8
+        elif role == "valid":
+            ok = size in (0, (k + 7) // 8)  # absent (no nulls), or a bit each
+        else:
+            ok = True  # strings' data: their offsets say how much
+        if not ok:
+            raise ValueError(f"event blob with a {role} buffer of the wrong size")
         if pos + size > len(view):
             raise ValueError("event blob shorter than its buffers")
         buffers.append(view[pos:pos + size])
         pos += size + (-size % 8)
     if pos != len(view):
         raise ValueError("event blob with bytes past its buffers")
-    sizes = iter(map(len, buffers))
-    for i, (_, kind) in enumerate(FIELDS):
-        k = n if i < EVENT_FIELDS else m
-        bits = (k + 7) // 8
-        if kind != "o" and next(sizes) not in (0, bits):  # validity: absent, or a bit each
-            raise ValueError("event blob with a validity bitmap of the wrong size")
-        want = {"i": 4 * k, "s": 4 * (k + 1), "b": bits, "o": 4 * (n + 1)}[kind]
-        if next(sizes) != want:
-            raise ValueError("event blob with a buffer of the wrong size")
-        if kind == "s":
-            next(sizes)  # the strings' data: its offsets say how much
     return n, m, buffers
 
 
-def unpack_rows(blob) -> list[dict[str, Any]]:
-    """The Trace.events dicts of a blob, in Python (short traces: below a few hundred events Arrow's
-    fixed cost outweighs this). ValueError on a blob that does not make events."""
-    n, m, buffers = layout(blob)
-    it = iter(buffers)
-    cols = []
-    for i, (_, kind) in enumerate(FIELDS):
-        k = n if i < EVENT_FIELDS else m
-        if kind == "o":
-            cols.append(_read_int32(next(it)))
-            continue
-        valid = next(it)
-        if kind == "i":
-            col = _read_int32(next(it))
-        elif kind == "b":
-            bits = int.from_bytes(next(it), "little")
-            col = [bool(bits >> j & 1) for j in range(k)]
-        else:
-            off = _read_int32(next(it))
-            data = bytes(next(it))
-            if off[0] < 0 or off[-1] > len(data) or any(a > b for a, b in zip(off, off[1:])):
-                raise ValueError("event blob with string offsets out of order or range")
-            col = list(zip(off, off[1:]))
-        if len(valid):
-            bits = int.from_bytes(valid, "little")
-            col = [x if bits >> j & 1 else None for j, x in enumerate(col)]
-        if kind == "s":  # UTF-8, strict, where not null (as Arrow's validation)
-            col = [None if x is None else data[x[0]:x[1]].decode("utf-8") for x in col]
-        cols.append(col)
-    kind_, lineno, func, depth, value, eff, off, names, texts, elided, bases, olds = cols
-    if off[0] < 0 or off[-1] > m or any(a > b for a, b in zip(off, off[1:])):
-        raise ValueError("event blob with change offsets out of order or range")
-    changes = [{"name": names[j], "value": texts[j], "elided": elided[j], "base": bases[j], "old": olds[j]}
-               for j in range(m)]
-    return [{"step": i, "event": kind_[i], "lineno": lineno[i], "func": func[i], "depth": depth[i],
+def to_rows(cols: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Trace.events dicts of a short trace's columns (to_columns, through JSON). Raises
+    ValueError (or TypeError) on columns that do not fit together."""
+    kind, lineno, func, depth, value, eff = (cols[k] for k in COLUMN_FIELDS)
+    names, texts, elided, bases, olds = (cols[k] for k in CHANGE_COLUMNS)
+    off = cols["offsets"]
+    n, m = len(kind), len(names)
+    if any(len(cols[k]) != n for k in COLUMN_FIELDS) or len(off) != n + 1 or off[0] != 0 or off[-1] != m \
+            or any(len(cols[k]) != m for k in CHANGE_COLUMNS) or any(a > b for a, b in zip(off, off[1:])):
+        raise ValueError("event columns that do not fit together")
+    changes = [{"name": names[j], "value": texts[j], "elided": elided[j],
+                "base": names[j] if bases[j] is None else bases[j], "old": olds[j]} for j in range(m)]
+    return [{"step": i, "event": kind[i], "lineno": lineno[i], "func": func[i], "depth": depth[i],
              "changes": changes[off[i]:off[i + 1]], "value": value[i], "effects_at": eff[i]} for i in range(n)]
-
-
-def _read_int32(view) -> list[int]:
-    a = array("i")
-    a.frombytes(view)
-    if not _LITTLE:
-        a.byteswap()
-    return a.tolist()
-
-
-def n_events(blob) -> int:
-    return struct.unpack_from("<I", blob, 4)[0] if len(blob) >= 8 else 0
 
 
 def result_payload(result: dict[str, Any], blob: bytes | None) -> bytes:
@@ -234,8 +214,13 @@ def split_payload(payload: bytes) -> tuple[Any, memoryview | None]:
     return json.loads(bytes(view[8:8 + k])), view[8 + k:]
 
 
+COLUMN_FIELDS = ("kind", "lineno", "func", "depth", "value", "effects_at")
+CHANGE_COLUMNS = ("c_name", "c_value", "c_elided", "c_base", "c_old")
+
+
 def to_columns(events: list[list], effects: list[int]) -> dict[str, list]:
-    """Event lists as plain columns (Tracer.events_columns; the sandbox sends `pack`'s blob)."""
+    """Event lists as plain columns: how a short trace travels, in the result's JSON (offsets:
+    event i's changes are c_*[offsets[i]:offsets[i + 1]]; c_base null: the variable itself)."""
     changes = [c for e in events for c in e[5]]
     return {"kind": [e[1] for e in events], "lineno": [e[2] for e in events],
             "func": [e[3] for e in events], "depth": [e[4] for e in events],

@@ -18,6 +18,7 @@ import codecs
 import errno
 import gc
 import io
+import json
 import os
 import random
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 
 from . import event_columns
 from .lineinfo import Prepared
-from .tracer import USER_FILENAME, Tracer
+from .tracer import USER_FILENAME, Tracer, effects_at
 
 RETURN_REPR_CAP = 100_000
 # The most bytes of events (as the tracer counts them) one run records: packed (event_columns),
@@ -122,11 +123,12 @@ def buffer_allowance(job: dict[str, Any]) -> int:
 
 def result_bytes(result: dict[str, Any], cap: int) -> bytes:
     """What the child sends (event_columns.result_payload): the result as JSON, its events
-    (`Tracer.events`) packed as Arrow-layout buffers. Cut to fit `cap`: if the events do not fit
-    (an estimate was off), the last ones go and the status says byte_budget; never zero events."""
+    (`Tracer.events`) packed as Arrow-layout buffers, or for a short trace as columns in the JSON.
+    Cut to fit `cap`: if the events do not fit (an estimate was off), the last ones go and the
+    status says byte_budget; never zero events."""
     events = result.get("events") or []
     head = {k: v for k, v in result.items() if k != "events"}
-    data = event_columns.result_payload(head, event_columns.pack(events))
+    data = _payload(head, events)
     n = len(events)
     while len(data) > cap and n > 1:
         n = max(1, int(n * cap / len(data) * 0.9))
@@ -134,8 +136,15 @@ def result_bytes(result: dict[str, Any], cap: int) -> bytes:
             head["status"] = "byte_budget"
         head["reason"] = (f"recording kept the first {n} events: the rest did not fit the "
                           f"sandbox's {cap // 1_000_000} MB result channel")
-        data = event_columns.result_payload(head, event_columns.pack(events[:n]))
+        data = _payload(head, events[:n])
     return data
+
+
+def _payload(head: dict[str, Any], events: list) -> bytes:
+    if len(events) > event_columns.SHORT_TRACE:
+        return event_columns.result_payload(head, event_columns.pack(events))
+    cols = event_columns.to_columns(events, effects_at(events))
+    return json.dumps({**head, "events": cols}, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
 
 
 def run_job(job: dict[str, Any], prepared: Prepared | None = None) -> dict[str, Any]:
