@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import platform
@@ -12,9 +13,14 @@ from . import TRACER_VERSION
 from .compare import reprs_match, stdout_matches
 from .records import Limits, Problem, Solution, Test, Trace
 from .sandbox import Sandbox
-from .event_arrow import read_events
+from .event_arrow import ArrowEvents, from_packed
+from .event_columns import n_events, unpack_rows
+from .tracer import event_dict
 
 PYTHON_VERSION = platform.python_version()
+# Traces of up to this many events are read as dicts in Python (a CRUXEval trace has ~14), longer
+# ones as Arrow arrays over the packed buffers (whose fixed cost wins only past a few hundred)
+SHORT_TRACE = 256
 
 
 def stdin_text(test_input: str) -> str:
@@ -24,18 +30,32 @@ def stdin_text(test_input: str) -> str:
     return text if text.endswith("\n") or not text else text + "\n"
 
 
+_LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
+
+
+def limits_dict(limits: Limits) -> dict[str, Any]:
+    """dataclasses.asdict(limits), made once per distinct limits (every item of a run asks).
+    The dict is shared: copy it before changing it."""
+    return _limits_dict_of(tuple(getattr(limits, f) for f in _LIMIT_FIELDS))
+
+
+@functools.lru_cache(maxsize=16)
+def _limits_dict_of(values: tuple) -> dict[str, Any]:
+    return dict(zip(_LIMIT_FIELDS, values))
+
+
 def trace_id(code: str, test_input: str, kind: str, entry_point: str, check: str | None,
              limits: Limits, traced: bool = True) -> str:
     """Content hash: same program, input, tracer and limits give the same id."""
     payload = json.dumps(
-        [code, test_input, kind, entry_point, check, TRACER_VERSION, dataclasses.asdict(limits), traced],
+        [code, test_input, kind, entry_point, check, TRACER_VERSION, limits_dict(limits), traced],
         sort_keys=True, ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def make_job(problem: Problem, solution: Solution, test: Test, limits: Limits, trace: bool = True) -> dict[str, Any]:
-    job = dataclasses.asdict(limits)
+    job = dict(limits_dict(limits))
     job.update(
         kind=problem.kind,
         code=solution.code,
@@ -54,7 +74,13 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     res = sandbox.run(job)
     status = res.get("status", "internal_error")
     try:
-        events = read_events(res.get("events") or [])  # a long trace: Arrow; a short one: dicts
+        raw = res.get("events") or []
+        if isinstance(raw, (bytes, memoryview)) and n_events(raw) > SHORT_TRACE:  # packed: into Arrow
+            events = ArrowEvents(from_packed(raw))
+        elif isinstance(raw, (bytes, memoryview)):
+            events = unpack_rows(raw)
+        else:
+            events = [event_dict(e) if isinstance(e, list) else e for e in raw]
     except (ValueError, TypeError, KeyError, IndexError):  # the untrusted child wrote something that is not events
         events, status = [], "sandbox_violation"
         res["reason"] = "malformed events from the sandboxed child"

@@ -207,7 +207,8 @@ def _trace_shard(cfg: TraceConfig, sandbox_mode: str, reuse: TraceReuse | None, 
             for problem in mine:
                 for solution in problem.solutions:
                     for test in problem.tests:
-                        tr = reused.pop(_key(problem, solution, test, cfg.limits), None)
+                        # (the key is a content hash: only worth making when there is something to reuse)
+                        tr = reused.pop(_key(problem, solution, test, cfg.limits), None) if reused else None
                         if tr is None:
                             tr = trace_one(problem, solution, test, cfg.limits, sandbox)
                             computed += 1

@@ -14,15 +14,16 @@ Protocol on stdin/stdout: each message is a 4-byte big-endian length then that m
 from __future__ import annotations
 
 import atexit
+import ctypes
 import gc
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
+import threading
 import time
 from typing import Any
 
@@ -57,8 +58,16 @@ def write_msg(stream, obj: Any) -> None:
     stream.flush()
 
 
+# The environment a program gets; HOME becomes its job's directory.
+CHILD_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/", "LANG": "C.UTF-8"}
+_jailed = False  # main(): the worker runs in bubblewrap's pid namespace
+_env_is_childs = False  # main(): os.environ is CHILD_ENV already
+
+
 def main() -> None:
-    if not os.environ.get("SELFEXEC_JAILED"):
+    global _jailed, _env_is_childs
+    _jailed = bool(os.environ.get("SELFEXEC_JAILED"))
+    if not _jailed:
         # In the jail the interpreter's files stay readable after the drop; elsewhere they may not.
         for name in PRELOAD:
             try:
@@ -68,6 +77,10 @@ def main() -> None:
     gc.freeze()  # keep the collector from touching (and copying) the parent's pages in each child
     drop = os.environ.get("SELFEXEC_DROP_UID") == "1"
     tmp_root = os.environ.get("SELFEXEC_TMP", "/tmp")
+    # once here rather than in each child: clearing os.environ there cost ~1 ms of page faults
+    os.environ.clear()
+    os.environ.update(CHILD_ENV)
+    _env_is_childs = True
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     n = 0
     while True:
@@ -79,7 +92,7 @@ def main() -> None:
         try:
             header, payload = run_in_child(job, workdir, drop)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_workdir(workdir)
         # The child's result (JSON, then its packed events) goes on as it came; the parent checks it.
         head = json.dumps(header, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
         stdout.write(struct.pack(">II", len(head), len(payload)) + head)
@@ -88,34 +101,132 @@ def main() -> None:
 
 
 def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[str, Any], bytes]:
-    """Run one job in a fresh child; returns (header, the child's raw JSON result or b"")."""
-    os.makedirs(workdir, mode=0o700)
-    with open(os.path.join(workdir, "stdin.txt"), "wb") as f:
-        # byte for byte: CRLF, lone CR and a missing final newline stay; bytes that are not UTF-8
-        # arrive as the surrogate escapes a loader that read them with surrogateescape made
-        f.write((job["input"] if job["kind"] == "stdio" else "").encode("utf-8", "surrogateescape"))
+    """Run one job in a fresh child; returns (header, the child's raw JSON result or b"").
+
+    Syscalls and page faults are dear in a VM, and a job of a short program is mostly this
+    set-up: the worker opens the job's files once and the child inherits them (no second open,
+    no chown), and the worker reads them back through the same descriptors."""
+    os.mkdir(workdir, 0o700)
     if drop:
         os.chown(workdir, NOBODY, NOBODY)
-    prepared = _prepared(job["code"])
-    r, w = os.pipe()
-    t0 = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(r)
-        _child(job, workdir, drop, w, prepared)
-    os.close(w)
-    data, timed_out, too_big, wstatus = _collect(r, pid, t0 + job["timeout_s"])
-    if wstatus is None:
-        _, wstatus = os.waitpid(pid, 0)
-    _kill_leftovers(pid, drop)
-    wall_ms = (time.monotonic() - t0) * 1000
-    stderr = _read_capped(os.path.join(workdir, "stderr.txt"), 8000)
-    stdout = _read_capped(os.path.join(workdir, "fd1.txt"), job["max_stdout_bytes"])
+    fds: list[int] = []  # closed at the end (not /dev/null, which the worker keeps)
+    try:
+        stdin_fd = _stdin_for(job, workdir, fds)
+        out_fd = _open_new(os.path.join(workdir, "fd1.txt"), os.O_RDWR, drop, fds)
+        err_path = os.path.join(workdir, "stderr.txt")
+        err_fd = _open_new(err_path, os.O_WRONLY, drop, fds)
+        prepared = _prepared(job["code"])
+        r, w = os.pipe()
+        t0 = time.monotonic()
+        pid = _fork()
+        if pid == 0:  # the child: never returns
+            _child(job, workdir, drop, w, prepared, (stdin_fd, out_fd, err_fd, r))
+        os.close(w)
+        data, timed_out, too_big, wstatus = _collect(r, pid, t0 + job["timeout_s"])
+        if wstatus is None:
+            _, wstatus = os.waitpid(pid, 0)
+        _kill_leftovers(pid, drop)
+        wall_ms = (time.monotonic() - t0) * 1000
+        # fd 2 stays write-only, as a shell's `2> file` gives it: read by name, when not empty
+        stderr = _read_capped(err_path, 8000) if os.fstat(err_fd).st_size else ""
+        stdout = _read_capped(out_fd, job["max_stdout_bytes"])
+    finally:
+        for fd in fds:
+            os.close(fd)
     header, payload = _classify(data, wstatus, timed_out, too_big, job, stderr)
     header["stderr"] = stderr
     header["stdout"] = stdout  # all fd 1 got: sys.stdout, os.write(1, ...), open(1, "w")...
     header["wall_ms"] = wall_ms
     return header, payload
+
+
+def _stdin_for(job: dict[str, Any], workdir: str, fds: list[int]) -> int:
+    """A read-only descriptor of the program's stdin: the test's input in a file for stdio
+    programs, /dev/null (opened once per worker) for function calls."""
+    if job["kind"] != "stdio":
+        return _devnull()
+    path = os.path.join(workdir, "stdin.txt")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        # byte for byte: CRLF, lone CR and a missing final newline stay; bytes that are not UTF-8
+        # arrive as the surrogate escapes a loader that read them with surrogateescape made
+        view = memoryview(job["input"].encode("utf-8", "surrogateescape"))
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    fds.append(os.open(path, os.O_RDONLY))  # read-only, as the shell's `< in.txt` gives it
+    return fds[-1]
+
+
+def _open_new(path: str, flags: int, drop: bool, fds: list[int]) -> int:
+    fds.append(os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600))
+    if drop:  # the program's own output: it may reopen it by name (open("/dev/stdout", "w"))
+        os.fchown(fds[-1], NOBODY, NOBODY)
+    return fds[-1]
+
+
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY))
+    return _DEVNULL[0]
+
+
+# The files a job's directory holds that the worker made (the program may add others).
+JOB_FILES = ("stdin.txt", "fd1.txt", "stderr.txt")
+
+
+def remove_workdir(workdir: str) -> None:
+    """Remove a job's directory: our files, then the directory; a tree walk (shutil.rmtree,
+    about a millisecond here) only when the program left files of its own."""
+    for name in JOB_FILES:
+        try:
+            os.unlink(os.path.join(workdir, name))
+        except OSError:
+            pass  # not made (stdin of a function call), or the program replaced it
+    try:
+        os.rmdir(workdir)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _libc_fork():
+    try:
+        if sys.implementation.name != "cpython":
+            return None
+        fork = ctypes.PyDLL(None, use_errno=True).fork  # PyDLL: the GIL stays held across the call
+        fork.restype, fork.argtypes = ctypes.c_int, []
+        return fork
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC_FORK = _libc_fork()
+
+
+def _fork() -> int:
+    """os.fork() without the interpreter's at-fork callbacks, when this process runs one thread.
+
+    The callbacks registered here are threading's (rebuilds its thread table and locks for the
+    child of a threaded process) and random's (reseeds from the OS; harness.run_job seeds
+    random with 0 anyway). A single-threaded process has nothing for them to repair, yet
+    running them writes to ~180 pages that the child must then copy: 0.7-0.9 ms of a child's
+    CPU per job in this VM (224 -> 44 page faults for a bare fork and exit). A process that
+    runs threads forks with os.fork() as before."""
+    if _LIBC_FORK is None or threading.active_count() != 1:
+        return os.fork()
+    pid = _LIBC_FORK()
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return pid
 
 
 _PREPARED: dict[str, Prepared] = {}
@@ -131,12 +242,20 @@ def _prepared(source: str) -> Prepared:
     return p
 
 
-def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prepared) -> None:
+def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prepared,
+           fds: tuple[int, int, int, int]) -> None:
     code = 0
     step = "preparing the run"
     try:
         os.setsid()
         os.chdir(workdir)
+        # fd 1 is read-write (the worker opened it so), so the tracer reads back what the program
+        # wrote through fd 1 itself: an extra descriptor of ours would shift the numbers of the
+        # program's own files (open() -> 4, not 3)
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in set(fds):  # the worker's copies, and the pipe's read end
+            os.close(fd)
         # the result pipe goes to the highest descriptor the run may have, so the program's own
         # files get the numbers plain CPython gives them (3, 4, ...)
         high = max(3, job["max_open_files"] - 1)
@@ -144,26 +263,15 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
             os.dup2(w, high)
             os.close(w)
             w = high
-        fd = os.open("stdin.txt", os.O_RDONLY)
-        os.dup2(fd, 0)
-        # read-write, so the tracer reads back what the program wrote through fd 1 itself: an extra
-        # descriptor of ours would shift the numbers of the program's own files (open() -> 4, not 3)
-        fd1 = os.open("fd1.txt", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        fd2 = os.open("stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd1, 1)
-        os.dup2(fd2, 2)
-        for x in (fd, fd1, fd2):
-            os.close(x)
-        if drop:
-            os.chown("fd1.txt", NOBODY, NOBODY)
-            os.chown("stderr.txt", NOBODY, NOBODY)
         _set_limits(job, drop)
         if drop:
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-        os.environ.clear()
-        os.environ.update({"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"})
+        if not _env_is_childs:
+            os.environ.clear()
+            os.environ.update(CHILD_ENV)
+        os.environ["HOME"] = workdir
         real_std_streams()
         # exit handlers inherited from the forking process (pytest's, torch's in tests and
         # benchmarks) are not the program's: its exit must run only what it registers itself
@@ -267,7 +375,7 @@ def _kill_leftovers(pid: int, drop: bool) -> None:
     """Kill whatever the program left behind: its process group, and (jailed, uid dropped) every
     process of the sandbox uid in our pid namespace, which catches children that called setsid."""
     _killpg(pid)
-    if not drop or not os.environ.get("SELFEXEC_JAILED"):
+    if not drop or not _jailed:
         return
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -284,12 +392,28 @@ def _kill_leftovers(pid: int, drop: bool) -> None:
         pass
 
 
-def _read_capped(path: str, cap: int) -> str:
+def _read_capped(file: int | str, cap: int) -> str:
+    """The first `cap` bytes of a file (a path, or a descriptor read from offset 0), decoded.
+    (os.read(fd, cap) would allocate all of `cap` first: 4 MB per job for a few bytes.)"""
+    chunks: list[bytes] = []
+    pos = 0
     try:
-        with open(path, "rb") as f:
-            return f.read(cap).decode("utf-8", errors="replace")
+        fd = os.open(file, os.O_RDONLY) if isinstance(file, str) else file
     except OSError:
         return ""
+    try:
+        while pos < cap:
+            chunk = os.pread(fd, min(cap - pos, 1 << 16), pos)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            pos += len(chunk)
+    except OSError:
+        pass
+    finally:
+        if fd is not file:
+            os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _classify(data: bytes, wstatus: int, timed_out: bool, too_big: bool, job: dict,
@@ -328,7 +452,7 @@ _CLEAN = None  # run_forked's single-threaded process, for callers that run thre
 def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     """One job in a forked child of this process, as the worker runs it but with no jail and no
     uid drop; returns what Sandbox.run would, with the events as dicts (`rows=False`: as the
-    packed blob or the columns the sandbox sends). For tests and benchmarks.
+    packed blob the sandbox sends). For tests and benchmarks.
 
     A process that runs other threads (a test session: fsspec's IO loop, tqdm's monitor) is not
     forked: a lock one of them held at the fork stays held in the child, and a program that
@@ -348,22 +472,23 @@ def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     import tempfile
     from dataclasses import asdict
 
-    from .event_arrow import read_events
+    from .event_arrow import ArrowEvents, from_packed
     from .event_columns import split_payload
     from .records import Limits
+    from .tracer import event_dict
 
     full = {**asdict(Limits()), "entry_point": "", "check": None, "trace": True, **job}
     workdir = os.path.join(tempfile.gettempdir(), f"selfexec-local-{os.getpid()}-{time.monotonic_ns()}")
     try:
         header, payload = run_in_child(full, workdir, False)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(workdir)
     result, blob = split_payload(payload) if payload else ({}, None)
     result.update(header)
-    if blob is not None:  # a long trace's events, packed (event_columns)
-        result["events"] = blob
+    events = (result.get("events") or []) if blob is None else blob  # blob: packed (event_columns)
     if rows:
-        result["events"] = list(read_events(result.get("events") or []))
+        result["events"] = (ArrowEvents(from_packed(events)).rows() if blob is not None
+                            else [event_dict(e) for e in events])
     return result
 
 
