@@ -9,8 +9,8 @@ For each program (inputs generated deterministically here) it measures, in this 
            whole run is recorded (tracing only: no dict conversion, no parquet)
   e2e      tracegen.harness.run_job(trace=True, huge budgets) -> Trace row (tracegen.runner.trace_one
            through an in-process stand-in for the sandbox) -> traces_to_table -> zstd parquet file.
-           The real sandbox adds a fork per job plus a JSON round trip of the events; the column
-           "json" measures that round trip separately (json.dumps + json.loads of run_job's result).
+           The stand-in forks as the sandbox does and sends the result through a pipe; the column
+           "json" measures the result's framing once more (its JSON, the packed events after it).
   bare     a sys.settrace hook that only counts line events of "<solution>" frames (for scale)
 
 and, at a smaller size where the program body is wrapped in `def main()` (every `def` of the
@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 
 from tracegen import TRACER_VERSION
 from tracegen.worker import run_forked
-from tracegen.records import Limits, Problem, Solution, Test, traces_to_table
+from tracegen.records import TRACE_PARQUET_OPTIONS, Limits, Problem, Solution, Test, traces_to_table
 from tracegen.runner import trace_one
 from tracegen.tracer import USER_FILENAME, Tracer
 
@@ -145,7 +145,7 @@ def run_e2e(source: str, inp: str, out_path: str) -> tuple[float, str, int, dict
     t1 = time.perf_counter()
     table = traces_to_table([tr])
     t2 = time.perf_counter()
-    pq.write_table(table, out_path, compression="zstd")
+    pq.write_table(table, out_path, **TRACE_PARQUET_OPTIONS)  # as the trace stage writes shards
     t3 = time.perf_counter()
     parts["run_job+row"] = t1 - t0
     parts["to_arrow"] = t2 - t1
@@ -157,16 +157,24 @@ def run_e2e(source: str, inp: str, out_path: str) -> tuple[float, str, int, dict
 
 
 def json_round_trip() -> float:
-    """What the real sandbox adds per job beyond the fork: the child's json.dumps of the result and
-    the parent's json.loads. Measured on the last e2e run's run_job result."""
+    """The result's framing once more, as the child and the parent do it around the pipe: the JSON
+    of the result with the packed events after it (event_columns.result_payload; a short trace's
+    events go as columns in the JSON), and the parent's split of it. (e2e already goes through
+    the fork and the pipes of run_forked; this shows what the framing alone costs.)"""
+    from tracegen.event_columns import result_payload, split_payload
+
     res, _InProcessSandbox.last = _InProcessSandbox.last, None
     assert res is not None
+    events = res.pop("events")
     t0 = time.perf_counter()
-    data = json.dumps(res, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
-    back = json.loads(data)
+    if isinstance(events, dict):
+        data = json.dumps({**res, "events": events}, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+        back = split_payload(data)[0]["events"]
+    else:
+        back = split_payload(result_payload(res, bytes(events)))[1]
     dt = time.perf_counter() - t0
-    assert len(back["events"]) == len(res["events"])
-    del res, back, data
+    assert len(back) == len(events)
+    del res, back, events
     return dt
 
 
@@ -379,9 +387,9 @@ def main() -> int:
     g_pipe = geomean([(r["e2e"] + r["json"]) / r["plain"] for r in rows])
     print(f"{'geomean':9s} {'':9s} {'':9s} {'':8s} {'':8s} {fmt_ratio(g_tr):>9s} {'':6s} "
           f"{fmt_ratio(g_e2e):>7s} {fmt_ratio(g_pipe):>8s} {fmt_ratio(g_bare):>7s}")
-    print("\n  e2e = run_job traced + Trace row + arrow + zstd parquet, in-process.  +pipe = e2e plus the\n"
-          "  json.dumps + json.loads of run_job's result that the real sandbox's pipe adds (measured\n"
-          "  separately; not in e2e).  us/event = (traced - plain) / events.  gc% = share of the run spent\n"
+    print("\n  e2e = run_job traced (forked, as the sandbox) + Trace row + arrow + zstd parquet.  +pipe =\n"
+          "  e2e plus the result's framing measured once more (the JSON of the result, the packed\n"
+          "  events after it).  us/event = (traced - plain) / events.  gc% = share of the run spent\n"
           "  in the cyclic garbage collector.")
     print("  e2e split (s):  " + "   ".join(
         f"{r['name']}: " + " + ".join(f"{k} {v:.2f}" for k, v in r["parts"].items()) +
