@@ -119,6 +119,24 @@ EXTRA = {
             del x
             return fib(n, g), xs, b.v, flag, big, y
         """), "12", "f"),
+    "table_dp": ("function", textwrap.dedent("""\
+        def f(n):
+            dp = [[0] * (n + 1) for _ in range(n + 1)]
+            grid = {'a': {}, 'b': [[1, 2], [3, 4]]}
+            row = dp[1]
+            for i in range(1, n + 1):
+                for j in range(1, n + 1):
+                    dp[i][j] = dp[i - 1][j] + dp[i][j - 1] + 1
+                    dp[0][j] = j
+                    k = 'a'
+                    grid[k][j] = i
+                    grid['b'][1][0] = i * j
+                    dp[i][-1] = -j
+                    row[0] = dp[i][j] % 7
+            t = (1, [2, 3])
+            t[1][0] = 9
+            return dp[n][n], grid, t
+        """), "7", "f"),
     "element_keys": ("function", textwrap.dedent("""\
         def f(n):
             a = [0] * n

@@ -87,68 +87,131 @@ static int element_text(Local *self, PyObject *v, PyObject **text, int *elided) 
     return *elided < 0 ? -1 : 0;
 }
 
-/* An element store this file handles: `base[name] = ...` (ElementStore.one_name, not late). Gives
-   (base, one_name) borrowed from the store, or 0 for any other store. */
-static int one_name_store(PyObject *st, PyObject **base, PyObject **one) {
-    PyObject *o = PyObject_GetAttr(st, S_one_name);
-    if (o == NULL) return -1;
-    PyObject *late = PyObject_GetAttr(st, S_late);
-    if (late == NULL) { Py_DECREF(o); return -1; }
-    int ok = o != Py_None && late == Py_False;
-    Py_DECREF(late);
-    Py_DECREF(o);
-    if (!ok) return 0;
-    PyObject *b = PyObject_GetAttr(st, S_base);
-    if (b == NULL) return -1;
+/* A store this file handles (ElementStore): op "set", not late, every key ("name", n) or
+   ("const", int or str): `dp[i] = v`, `dp[i][j] = v`, `a[0] = v`. Gives the base and the key
+   expressions (borrowed: the store keeps them) and whether it is a one_name store; 0 for any
+   other store. */
+static int simple_store(PyObject *st, PyObject **base, PyObject **keys, int *one) {
+    PyObject *late = PyObject_GetAttr(st, S_late), *op = NULL, *o = NULL, *b = NULL, *k = NULL;
+    int ok = 0;
+    if (late == NULL) return -1;
+    if (late != Py_False) goto done;
+    if ((op = PyObject_GetAttr(st, S_op)) == NULL) { ok = -1; goto done; }
+    if (!PyUnicode_Check(op) || PyUnicode_Compare(op, S_set) != 0) goto done;
+    if ((k = PyObject_GetAttr(st, S_keys)) == NULL) { ok = -1; goto done; }
+    if (!PyTuple_CheckExact(k) || PyTuple_GET_SIZE(k) == 0) goto done;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(k); i++) {
+        PyObject *e = PyTuple_GET_ITEM(k, i);
+        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(e, 0))) goto done;
+        PyObject *tag = PyTuple_GET_ITEM(e, 0), *arg = PyTuple_GET_ITEM(e, 1);
+        if (PyUnicode_Compare(tag, S_name) == 0) {
+            if (!PyUnicode_CheckExact(arg)) goto done;
+        } else if (PyUnicode_Compare(tag, S_const) != 0 || !(PyLong_CheckExact(arg) || PyUnicode_CheckExact(arg))) {
+            goto done;
+        }
+    }
+    if ((o = PyObject_GetAttr(st, S_one_name)) == NULL || (b = PyObject_GetAttr(st, S_base)) == NULL) {
+        ok = -1;
+        goto done;
+    }
+    if (!PyUnicode_CheckExact(b)) goto done;
+    *one = o != Py_None;
     *base = b;
-    *one = PyObject_GetAttr(st, S_one_name);
-    Py_DECREF(b); /* the store keeps both alive */
-    if (*one == NULL) return -1;
-    Py_DECREF(*one);
-    return 1;
+    *keys = k;
+    ok = 1;
+done:
+    Py_XDECREF(late); Py_XDECREF(op); Py_XDECREF(o); Py_XDECREF(b); Py_XDECREF(k);
+    return ok;
 }
 
-/* elements.before for a line whose stores are all one_name stores with an int or str key (the
-   `dp[i] = ...` of DP loops). Returns the new pend list, Py_None (borrowed) when another case is met
-   (the caller calls elements.before), or NULL on error. */
+/* The keys' values (a new list of ints and strings), or Py_None (borrowed) when one is not such a
+   value or lives where this file does not read (the caller leaves the line to Python). */
+static PyObject *key_values(Local *self, PyFrameObject *frame, PyObject *keys) {
+    PyObject *out = PyList_New(PyTuple_GET_SIZE(keys));
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        PyObject *e = PyTuple_GET_ITEM(keys, i), *arg = PyTuple_GET_ITEM(e, 1), *v = arg;
+        if (PyUnicode_Compare(PyTuple_GET_ITEM(e, 0), S_name) == 0) {
+            Py_ssize_t p = name_place(self, frame, arg);
+            if (p == -4) goto error;
+            if (p == -2) goto other;
+            v = lookup(self, frame, p, arg);
+            if (v == NULL && PyErr_Occurred()) goto error;
+            if (v == NULL || !(PyLong_CheckExact(v) || PyUnicode_CheckExact(v))) goto other;
+        }
+        Py_INCREF(v);
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+other:
+    Py_DECREF(out);
+    return Py_None;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* cont[key], or NULL with no error set where elements.py's lookups fail (IndexError, KeyError,
+   TypeError); NULL with an error set for anything else. New reference. */
+static PyObject *get_item(PyObject *cont, PyObject *key) {
+    PyObject *v = PyObject_GetItem(cont, key);
+    if (v == NULL && (PyErr_ExceptionMatches(PyExc_IndexError) || PyErr_ExceptionMatches(PyExc_KeyError) ||
+                      PyErr_ExceptionMatches(PyExc_TypeError)))
+        PyErr_Clear();
+    return v;
+}
+
+/* elements._walk over the first n keys (each step into a list, tuple or dict only). New reference,
+   or NULL (no error set: _NOPE). */
+static PyObject *walk(PyObject *cont, PyObject *keys, Py_ssize_t n) {
+    Py_INCREF(cont);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(PyList_CheckExact(cont) || PyTuple_CheckExact(cont) || PyDict_CheckExact(cont))) {
+            Py_DECREF(cont);
+            return NULL;
+        }
+        PyObject *next = get_item(cont, PyList_GET_ITEM(keys, i));
+        Py_DECREF(cont);
+        if (next == NULL) return NULL;
+        cont = next;
+    }
+    return cont;
+}
+
+/* elements.before for a line whose stores are all simple_store()s. Returns the new pend list,
+   Py_None (borrowed) when another case is met (the caller calls elements.before), or NULL on error. */
 static PyObject *before_c(Local *self, PyFrameObject *frame, PyObject *stores) {
     if (!PyTuple_Check(stores)) return Py_None;
     PyObject *pend = PyList_New(0);
     if (pend == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(stores); i++) {
-        PyObject *st = PyTuple_GET_ITEM(stores, i), *base, *one;
-        int k = one_name_store(st, &base, &one);
-        if (k <= 0) goto other;
-        Py_ssize_t pb = name_place(self, frame, base), pk = name_place(self, frame, one);
-        if (pb == -4 || pk == -4) goto error;
-        if (pb == -2 || pk == -2) goto other;
+        PyObject *st = PyTuple_GET_ITEM(stores, i), *base, *kexprs;
+        int one;
+        int k = simple_store(st, &base, &kexprs, &one);
+        if (k < 0) goto error;
+        if (k == 0) goto other;
+        Py_ssize_t pb = name_place(self, frame, base);
+        if (pb == -4) goto error;
+        if (pb == -2) goto other;
         PyObject *cont = lookup(self, frame, pb, base);
         if (cont == NULL && PyErr_Occurred()) goto error;
         if (cont == NULL || !(PyList_CheckExact(cont) || PyDict_CheckExact(cont))) continue;
-        PyObject *key = lookup(self, frame, pk, one);
-        if (key == NULL && PyErr_Occurred()) goto error;
-        if (key == NULL || !(PyLong_CheckExact(key) || PyUnicode_CheckExact(key))) goto other;
+        PyObject *keys = key_values(self, frame, kexprs);
+        if (keys == NULL) goto error;
+        if (keys == Py_None) goto other;
         Py_INCREF(cont);
-        Py_INCREF(key);
-        PyObject *v = PyObject_GetItem(cont, key), *old = NULL;
+        PyObject *v = one ? get_item(cont, PyList_GET_ITEM(keys, 0)) : walk(cont, keys, PyList_GET_SIZE(keys));
+        PyObject *old = NULL;
+        if (v == NULL && PyErr_Occurred()) { Py_DECREF(cont); Py_DECREF(keys); goto error; }
         if (v == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_IndexError) && !PyErr_ExceptionMatches(PyExc_KeyError) &&
-                !PyErr_ExceptionMatches(PyExc_TypeError)) {
-                Py_DECREF(cont); Py_DECREF(key);
-                goto error;
-            }
-            PyErr_Clear();
             old = Py_None;
             Py_INCREF(old);
         } else {
             int elided;
             int rc = element_text(self, v, &old, &elided);
             Py_DECREF(v);
-            if (rc < 0) { Py_DECREF(cont); Py_DECREF(key); goto error; }
+            if (rc < 0) { Py_DECREF(cont); Py_DECREF(keys); goto error; }
         }
-        PyObject *keys = PyList_New(1);
-        if (keys == NULL) { Py_DECREF(cont); Py_DECREF(key); Py_DECREF(old); goto error; }
-        PyList_SET_ITEM(keys, 0, key); /* steals */
         PyObject *entry = PyTuple_Pack(4, st, cont, keys, old);
         Py_DECREF(keys); Py_DECREF(cont); Py_DECREF(old);
         if (entry == NULL || PyList_Append(pend, entry) < 0) { Py_XDECREF(entry); goto error; }
@@ -156,7 +219,6 @@ static PyObject *before_c(Local *self, PyFrameObject *frame, PyObject *stores) {
     }
     return pend;
 other:
-    if (PyErr_Occurred()) goto error;
     Py_DECREF(pend);
     return Py_None;
 error:
@@ -165,16 +227,21 @@ error:
 }
 
 /* elements._emit: (path, text, elided, base, old), and the same for other names of the frame
-   bound to the same container */
-static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyObject *key, PyObject *text,
+   bound to the same container. `keys` is a list of the element's keys. */
+static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyObject *keys, PyObject *text,
                 int elided, PyObject *old, PyObject *snap, PyObject *conts) {
-    PyObject *kr = PyObject_Repr(key);
-    if (kr == NULL) return -1;
-    PyObject *path = PyUnicode_FromFormat("%U[%U]", base, kr);
-    if (path == NULL) { Py_DECREF(kr); return -1; }
-    PyObject *c = PyTuple_Pack(5, path, text, elided ? Py_True : Py_False, base, old);
-    Py_DECREF(path);
-    if (c == NULL || PyList_Append(out, c) < 0) { Py_XDECREF(c); Py_DECREF(kr); return -1; }
+    PyObject *suffix = PyUnicode_New(0, 0);
+    for (Py_ssize_t i = 0; suffix != NULL && i < PyList_GET_SIZE(keys); i++) {
+        PyObject *kr = PyObject_Repr(PyList_GET_ITEM(keys, i));
+        PyObject *part = kr ? PyUnicode_FromFormat("%U[%U]", suffix, kr) : NULL;
+        Py_XDECREF(kr);
+        Py_SETREF(suffix, part);
+    }
+    if (suffix == NULL) return -1;
+    PyObject *path = PyUnicode_Concat(base, suffix);
+    PyObject *c = path ? PyTuple_Pack(5, path, text, elided ? Py_True : Py_False, base, old) : NULL;
+    Py_XDECREF(path);
+    if (c == NULL || PyList_Append(out, c) < 0) { Py_XDECREF(c); Py_DECREF(suffix); return -1; }
     PyObject_GC_UnTrack(c);
     Py_DECREF(c);
     if (PySet_GET_SIZE(conts) > 1) {
@@ -182,35 +249,35 @@ static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyOb
         PyObject *other;
         Py_hash_t hash;
         while (_PySet_NextEntry(conts, &pos, &other, &hash)) {
-            int same = PyUnicode_Compare(other, base);
-            if (same == 0) continue;
+            if (PyUnicode_Compare(other, base) == 0) continue;
             PyObject *s = PyDict_GetItemWithError(snap, other);
-            if (s == NULL) { if (PyErr_Occurred()) { Py_DECREF(kr); return -1; } continue; }
+            if (s == NULL) { if (PyErr_Occurred()) { Py_DECREF(suffix); return -1; } continue; }
             if (PyTuple_GET_ITEM(s, 0) != cont) continue;
-            PyObject *p2 = PyUnicode_FromFormat("%U[%U]", other, kr);
+            PyObject *p2 = PyUnicode_Concat(other, suffix);
             PyObject *c2 = p2 ? PyTuple_Pack(5, p2, text, elided ? Py_True : Py_False, other, old) : NULL;
             Py_XDECREF(p2);
-            if (c2 == NULL || PyList_Append(out, c2) < 0) { Py_XDECREF(c2); Py_DECREF(kr); return -1; }
+            if (c2 == NULL || PyList_Append(out, c2) < 0) { Py_XDECREF(c2); Py_DECREF(suffix); return -1; }
             PyObject_GC_UnTrack(c2);
             Py_DECREF(c2);
         }
     }
-    Py_DECREF(kr);
+    Py_DECREF(suffix);
     return 0;
 }
 
 /* Whether the event after a pure element-store line can be diffed here: every pend entry is a
-   one_name store (made by before_c or elements.before's same case) and every container name of the
-   frame and every base is a plain local or a module-dict name. */
+   simple_store() with its key values, and every container name of the frame and every base is a
+   plain local, a cell or a module-dict name. */
 static int post_store_ok(Local *self, PyFrameObject *frame, PyObject *pend, PyObject *conts) {
     if (!PyList_CheckExact(pend) || !PyAnySet_CheckExact(conts)) return 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pend); i++) {
-        PyObject *e = PyList_GET_ITEM(pend, i), *base, *one;
+        PyObject *e = PyList_GET_ITEM(pend, i), *base, *kexprs;
+        int one;
         if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 4) return 0;
-        PyObject *keys = PyTuple_GET_ITEM(e, 2);
-        if (!PyList_CheckExact(keys) || PyList_GET_SIZE(keys) != 1) return 0;
-        int k = one_name_store(PyTuple_GET_ITEM(e, 0), &base, &one);
+        int k = simple_store(PyTuple_GET_ITEM(e, 0), &base, &kexprs, &one);
         if (k <= 0) return k;
+        PyObject *keys = PyTuple_GET_ITEM(e, 2);
+        if (!PyList_CheckExact(keys) || PyList_GET_SIZE(keys) != PyTuple_GET_SIZE(kexprs)) return 0;
         Py_ssize_t p = name_place(self, frame, base);
         if (p == -4) return -1;
         if (p == -2) return 0;
@@ -226,6 +293,56 @@ static int post_store_ok(Local *self, PyFrameObject *frame, PyObject *pend, PyOb
     return 1;
 }
 
+/* elements.stored_into: the containers the line's stores wrote into (a new list), or Py_None
+   (borrowed) when one of them cannot be reached. */
+static PyObject *stored_into(PyObject *pend) {
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(pend); i++) {
+        PyObject *e = PyList_GET_ITEM(pend, i), *keys = PyTuple_GET_ITEM(e, 2);
+        PyObject *c = walk(PyTuple_GET_ITEM(e, 1), keys, PyList_GET_SIZE(keys) - 1);
+        if (c == NULL) {
+            Py_DECREF(out);
+            return PyErr_Occurred() ? NULL : Py_None;
+        }
+        int rc = PyList_Append(out, c);
+        Py_DECREF(c);
+        if (rc < 0) { Py_DECREF(out); return NULL; }
+    }
+    return out;
+}
+
+/* elements._normal: negative list and tuple indices as the element they name (a new list) */
+static PyObject *normal_keys(PyObject *cont, PyObject *keys) {
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    Py_INCREF(cont);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        Py_INCREF(key);
+        if (cont != NULL && PyLong_CheckExact(key) && _PyLong_Sign(key) < 0 &&
+            (PyList_CheckExact(cont) || PyTuple_CheckExact(cont))) {
+            PyObject *len = PyLong_FromSsize_t(Py_SIZE(cont));
+            PyObject *k2 = len ? PyNumber_Add(key, len) : NULL;
+            Py_XDECREF(len);
+            Py_SETREF(key, k2);
+            if (key == NULL) { Py_XDECREF(cont); Py_DECREF(out); return NULL; }
+        }
+        PyList_SET_ITEM(out, i, key);
+        if (cont != NULL) {  /* elements._item: into a list, tuple or dict only */
+            PyObject *next = NULL;
+            if (PyList_CheckExact(cont) || PyTuple_CheckExact(cont) || PyDict_CheckExact(cont)) {
+                next = get_item(cont, key);
+                if (next == NULL && PyErr_Occurred()) { Py_DECREF(cont); Py_DECREF(out); return NULL; }
+            }
+            Py_SETREF(cont, next);
+        }
+    }
+    Py_XDECREF(cont);
+    return out;
+}
+
 /* tracer._diff's lines for the event after a pure element-store line (see post_store_ok): the
    frame's containers that may have changed, then the element changes (elements.after). Appends to
    *changes; returns the extra byte count of the element changes, or -1 on error. */
@@ -233,8 +350,11 @@ static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, 
     PyObject *fs = self->fs, *snap = SLOT(fs, F_snap), *conts = SLOT(fs, F_conts), *keys = SLOT(fs, F_keys);
     if (*changes == NULL && (*changes = new_changes()) == NULL) return -1;
     Py_ssize_t n = PyList_GET_SIZE(pend);
-    PyObject *names = PySequence_List(conts); /* the set's own order, as `for name in fs.conts` */
-    if (names == NULL) return -1;
+    PyObject *stored = stored_into(pend), *names = NULL;
+    if (stored == NULL) return -1;
+    Py_INCREF(stored);
+    names = PySequence_List(conts); /* the set's own order, as `for name in fs.conts` */
+    if (names == NULL) goto error;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
         Py_ssize_t p = name_place(self, frame, name);
@@ -246,12 +366,14 @@ static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, 
             goto error;
         }
         if (v == NULL || v != PyTuple_GET_ITEM(s, 0)) continue;
-        PyObject *k = PyDict_GetItemWithError(keys, name);
-        if (k == NULL && PyErr_Occurred()) goto error;
-        if (k != NULL && PyTuple_Check(k) && PyTuple_GET_SIZE(k) == 2 && PyList_CheckExact(PyTuple_GET_ITEM(k, 1))) {
-            int stored = 0;
-            for (Py_ssize_t j = 0; j < n; j++) stored |= PyTuple_GET_ITEM(PyList_GET_ITEM(pend, j), 1) == v;
-            if (!stored) continue; /* a list of atoms that no store of this line wrote into */
+        if (stored != Py_None) {
+            PyObject *k = PyDict_GetItemWithError(keys, name);
+            if (k == NULL && PyErr_Occurred()) goto error;
+            if (k != NULL && PyTuple_Check(k) && PyTuple_GET_SIZE(k) == 2 && PyList_CheckExact(PyTuple_GET_ITEM(k, 1))) {
+                int hit = 0;
+                for (Py_ssize_t j = 0; j < PyList_GET_SIZE(stored); j++) hit |= PyList_GET_ITEM(stored, j) == v;
+                if (!hit) continue; /* a list of atoms that no store of this line wrote into */
+            }
         }
         Py_INCREF(s);
         Py_INCREF(v);
@@ -262,50 +384,57 @@ static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, 
         Py_DECREF(r);
     }
     Py_CLEAR(names);
+    Py_CLEAR(stored);
     set_slot(fs, F_epoch, PyList_GET_ITEM(self->epoch, 0));
     set_slot(fs, F_xepoch, PyList_GET_ITEM(self->xepoch, 0));
-    /* elements.after, one_name stores */
+    /* elements.after */
     Py_ssize_t extra = 0;
     Py_INCREF(pend); /* fs.pend is dropped below */
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(pend, i), *base, *one;
-        PyObject *st = PyTuple_GET_ITEM(e, 0), *cont = PyTuple_GET_ITEM(e, 1), *old = PyTuple_GET_ITEM(e, 3);
-        if (one_name_store(st, &base, &one) < 0) goto error_pend;
+        PyObject *e = PyList_GET_ITEM(pend, i), *base, *kexprs;
+        PyObject *st = PyTuple_GET_ITEM(e, 0), *cont = PyTuple_GET_ITEM(e, 1), *ks = PyTuple_GET_ITEM(e, 2);
+        PyObject *old = PyTuple_GET_ITEM(e, 3);
+        int one;
+        if (simple_store(st, &base, &kexprs, &one) < 0) goto error_pend;
         Py_ssize_t p = name_place(self, frame, base);
         if (p == -4) goto error_pend;
         PyObject *now = lookup(self, frame, p, base);
         if (now == NULL && PyErr_Occurred()) goto error_pend;
         if (now != cont) continue; /* the name was rebound: its whole-value change tells it */
-        PyObject *key = PyList_GET_ITEM(PyTuple_GET_ITEM(e, 2), 0);
-        Py_INCREF(key);
-        PyObject *v = PyObject_GetItem(cont, key);
+        PyObject *v = one ? get_item(cont, PyList_GET_ITEM(ks, 0)) : walk(cont, ks, PyList_GET_SIZE(ks));
         if (v == NULL) {
-            Py_DECREF(key);
-            if (!PyErr_ExceptionMatches(PyExc_IndexError) && !PyErr_ExceptionMatches(PyExc_KeyError) &&
-                !PyErr_ExceptionMatches(PyExc_TypeError))
-                goto error_pend;
-            PyErr_Clear();
+            if (PyErr_Occurred()) goto error_pend;
             continue;
         }
         PyObject *text;
         int elided;
         int rc = element_text(self, v, &text, &elided);
         Py_DECREF(v);
-        if (rc < 0) { Py_DECREF(key); goto error_pend; }
+        if (rc < 0) goto error_pend;
         int differ = PyObject_RichCompareBool(text, old, Py_NE);
-        if (differ < 0) { Py_DECREF(text); Py_DECREF(key); goto error_pend; }
+        if (differ < 0) { Py_DECREF(text); goto error_pend; }
         if (differ) {
-            if (PyLong_CheckExact(key) && PyList_CheckExact(cont) && _PyLong_Sign(key) < 0) {
-                PyObject *len = PyLong_FromSsize_t(PyList_GET_SIZE(cont));
-                PyObject *k2 = len ? PyNumber_Add(key, len) : NULL;
-                Py_XDECREF(len);
-                Py_DECREF(key);
-                if (k2 == NULL) { Py_DECREF(text); goto error_pend; }
-                key = k2;
+            /* one_name: a negative index into a list; else elements._normal over the path */
+            PyObject *path;
+            if (one) {
+                PyObject *key = PyList_GET_ITEM(ks, 0);
+                Py_INCREF(key);
+                if (PyLong_CheckExact(key) && PyList_CheckExact(cont) && _PyLong_Sign(key) < 0) {
+                    PyObject *len = PyLong_FromSsize_t(PyList_GET_SIZE(cont));
+                    Py_SETREF(key, len ? PyNumber_Add(key, len) : NULL);
+                    Py_XDECREF(len);
+                }
+                path = key ? PyList_New(1) : NULL;
+                if (path) PyList_SET_ITEM(path, 0, key);
+                else Py_XDECREF(key);
+            } else {
+                path = normal_keys(cont, ks);
             }
+            if (path == NULL) { Py_DECREF(text); goto error_pend; }
             Py_ssize_t before_n = PyList_GET_SIZE(*changes);
-            rc = emit(self, *changes, base, cont, key, text, elided, old, snap, conts);
-            if (rc < 0) { Py_DECREF(text); Py_DECREF(key); goto error_pend; }
+            rc = emit(self, *changes, base, cont, path, text, elided, old, snap, conts);
+            Py_DECREF(path);
+            if (rc < 0) { Py_DECREF(text); goto error_pend; }
             for (Py_ssize_t j = before_n; j < PyList_GET_SIZE(*changes); j++) {
                 PyObject *c = PyList_GET_ITEM(*changes, j);
                 extra += PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(c, 3)) + 8 +
@@ -313,7 +442,6 @@ static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, 
             }
         }
         Py_DECREF(text);
-        Py_DECREF(key);
     }
     set_slot(fs, F_pend, Py_None);
     Py_DECREF(pend);
@@ -323,5 +451,6 @@ error_pend:
     return -1;
 error:
     Py_XDECREF(names);
+    Py_XDECREF(stored);
     return -1;
 }
