@@ -1,6 +1,6 @@
 /* The C half of tracegen/event_columns.py: `pack(events)` gives exactly the bytes of
  * event_columns.pack_py(events) (tests/test_event_packing.py compares them), in one pass over the
- * tracer's lists (and one to count the changes) instead of a Python list per field. The blob's layout is described there.
+ * tracer's lists instead of a Python list per field. The blob's layout is described there.
  * Optional: setup.py builds it when it can; without it the pure-Python packer runs. */
 
 #define PY_SSIZE_T_CLEAN
@@ -39,26 +39,44 @@ static void put_i32(char *p, int32_t v) {
 
 /* One column of k entries: validity (a bitmap in Arrow's order, element i is bit i % 8 of byte
  * i / 8; kept only if some entry is null), then values (int32 / bits) or int32 offsets and UTF-8
- * data. The fixed-size buffers are sized up front (the caller counted the entries). */
+ * data. The fixed-size buffers have room for the entries expected and grow zero-filled. */
 typedef struct {
     char layout; /* 'i', 's', 'b' */
     Buf valid, vals, data;
-    Py_ssize_t count, nulls;
+    Py_ssize_t count, nulls, capk; /* entries so far, nulls among them, room for entries */
     int32_t end; /* strings: bytes of data so far */
 } Col;
 
-static int zeroed(Buf *b, Py_ssize_t size) {
-    b->p = PyMem_Calloc(size ? size : 1, 1);
-    if (!b->p) { PyErr_NoMemory(); return -1; }
-    b->len = b->cap = size;
+static int grow_zeroed(Buf *b, Py_ssize_t size) {
+    if (size <= b->cap) return 0;
+    char *p = PyMem_Realloc(b->p, size);
+    if (!p) { PyErr_NoMemory(); return -1; }
+    memset(p + b->cap, 0, size - b->cap);
+    b->p = p;
+    b->cap = size;
+    return 0;
+}
+
+/* room for k entries, the new room zeroed (values stay 0 / false / "" and null bits 0 unless set) */
+static int col_reserve(Col *c, Py_ssize_t k) {
+    if (k <= c->capk) return 0;
+    if (k < 2 * c->capk) k = 2 * c->capk;
+    if (grow_zeroed(&c->valid, (k + 7) / 8 + 1) < 0) return -1;
+    if (grow_zeroed(&c->vals, c->layout == 'b' ? (k + 7) / 8 + 1 : 4 * (k + 1)) < 0) return -1;
+    c->capk = k;
     return 0;
 }
 
 static int col_init(Col *c, char layout, Py_ssize_t k) {
     c->layout = layout;
-    if (zeroed(&c->valid, (k + 7) / 8) < 0) return -1;
-    if (zeroed(&c->vals, layout == 'b' ? (k + 7) / 8 : 4 * (k + (layout == 's'))) < 0) return -1;
+    if (col_reserve(c, k > 0 ? k : 1) < 0) return -1;
     return layout == 's' ? buf_grow(&c->data, 4 * k + 8) : 0;
+}
+
+/* the sizes of a column's buffers once full */
+static Py_ssize_t valid_size(Col *c) { return c->nulls ? (c->count + 7) / 8 : 0; }
+static Py_ssize_t vals_size(Col *c) {
+    return c->layout == 'b' ? (c->count + 7) / 8 : 4 * (c->count + (c->layout == 's'));
 }
 
 static int col_add(Col *c, PyObject *x) {
@@ -84,8 +102,12 @@ static int col_add(Col *c, PyObject *x) {
         return 0;
     }
     if (c->layout == 'b') {
+        /* bools (or ints) only: the truth of anything else could run Python code under our feet */
+        if (!PyLong_Check(x)) {
+            PyErr_Format(PyExc_TypeError, "a bool is required (got type %.100s)", Py_TYPE(x)->tp_name);
+            return -1;
+        }
         int on = x == Py_True ? 1 : x == Py_False ? 0 : PyObject_IsTrue(x);
-        if (on < 0) return -1;
         if (on) c->vals.p[i / 8] |= (char)(1 << (i % 8));
         return 0;
     }
@@ -147,25 +169,15 @@ static PyObject *pack(PyObject *self, PyObject *events) {
     long *depths = NULL;
     PyObject *out = NULL;
     if (n > INT32_MAX - 1) { PyErr_SetString(PyExc_OverflowError, "too many events"); return NULL; }
-    for (Py_ssize_t i = 0; i < n; i++) { /* count the changes, to size the buffers */
-        PyObject *e = PyList_GET_ITEM(events, i), *changes = item(e, 5);
-        Py_ssize_t k = changes ? seq_len(changes) : 0;
-        if (k < 0) return NULL;
-        m += k;
-    }
-    if (m > INT32_MAX - 1) { PyErr_SetString(PyExc_OverflowError, "too many changes"); return NULL; }
-    for (int f = 0; f < NFIELDS; f++)
-        if (col_init(&cols[f], FIELD_LAYOUT[f] == 'o' ? 'i' : FIELD_LAYOUT[f], f < 7 ? n + (f == 6) : m) < 0)
+    for (int f = 0; f < NFIELDS; f++) /* the change columns grow as they fill: a guess */
+        if (col_init(&cols[f], FIELD_LAYOUT[f] == 'o' ? 'i' : FIELD_LAYOUT[f], f < 7 ? n + (f == 6) : n) < 0)
             goto done;
     Buf *offsets = &cols[6].vals; /* the changes' offsets: n + 1 int32 (the first is 0) */
     Buf *effects = &cols[5].vals;
     waiting = PyMem_Malloc(sizeof(Py_ssize_t) * (n + 1));
     depths = PyMem_Malloc(sizeof(long) * (n + 1));
     if (!waiting || !depths) { PyErr_NoMemory(); goto done; }
-    Py_ssize_t m_total = m;
-    m = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-
         PyObject *e = PyList_GET_ITEM(events, i);
         if (seq_len(e) < 0) goto done;
         PyObject *kind = item(e, 1), *lineno = item(e, 2), *func = item(e, 3), *depth = item(e, 4),
@@ -187,7 +199,9 @@ static PyObject *pack(PyObject *self, PyObject *events) {
         else waiting[nwait++] = i;
         Py_ssize_t k = seq_len(changes);
         if (k < 0) goto done;
-        if (m + k > m_total) { PyErr_SetString(PyExc_RuntimeError, "events changed while packed"); goto done; }
+        if (m + k > INT32_MAX - 1) { PyErr_SetString(PyExc_OverflowError, "too many changes"); goto done; }
+        for (int f = 7; f < NFIELDS; f++)
+            if (col_reserve(&cols[f], m + k) < 0) goto done;
         for (Py_ssize_t j = 0; j < k; j++) {
             PyObject *c = item(changes, j);
             Py_ssize_t len = seq_len(c);
@@ -202,8 +216,8 @@ static PyObject *pack(PyObject *self, PyObject *events) {
         m += k;
         put_i32(offsets->p + 4 * (i + 1), (int32_t)m);
     }
-    cols[5].nulls = cols[6].nulls = 0; /* effects_at and the offsets: no validity */
-    if (m != m_total) { PyErr_SetString(PyExc_RuntimeError, "events changed while packed"); goto done; }
+    cols[5].count = n; /* effects_at and the offsets were written in place: no validity */
+    cols[6].count = n + 1;
     {
     /* the buffers, in blob order */
     const char *ptr[NBUFFERS];
@@ -212,11 +226,11 @@ static PyObject *pack(PyObject *self, PyObject *events) {
     for (int f = 0; f < NFIELDS; f++) {
         Col *c = &cols[f];
         if (FIELD_LAYOUT[f] == 'o') {
-            ptr[b] = offsets->p; size[b++] = offsets->len;
+            ptr[b] = offsets->p; size[b++] = vals_size(c);
             continue;
         }
-        ptr[b] = c->valid.p; size[b++] = c->nulls ? c->valid.len : 0;
-        ptr[b] = c->vals.p; size[b++] = c->vals.len;
+        ptr[b] = c->valid.p; size[b++] = valid_size(c);
+        ptr[b] = c->vals.p; size[b++] = vals_size(c);
         if (c->layout == 's') { ptr[b] = c->data.p; size[b++] = c->data.len; }
     }
     Py_ssize_t total = 4 + 4 * 3 + 4 * NBUFFERS;

@@ -89,6 +89,8 @@ def pack_py(events: list) -> bytes:
         if layout == "i":
             buffers.append(_int32(col))
         elif layout == "b":
+            if not all(isinstance(x, int) for x in col):  # bools (as the C packer)
+                raise TypeError("a bool is required")
             buffers.append(_bitmap([bool(x) for x in col]))
         else:
             buffers.extend(_strings(col))
