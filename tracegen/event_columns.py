@@ -205,9 +205,9 @@ def result_payload(result: dict[str, Any], blob: bytes | None) -> bytes:
 def split_payload(payload: bytes) -> tuple[Any, memoryview | None]:
     """(result, event blob or None) of what the child sent; ValueError when it is not JSON.
     The blob is a view into `payload` (no copy); the result's events key is the caller's to set."""
-    if payload[:1] == b"{":
-        return json.loads(bytes(payload)), None
-    if payload[:4] != PAYLOAD_MAGIC or len(payload) < 8:
+    if len(payload) and payload[0] == 0x7B:  # "{": plain JSON
+        return json.loads(payload if isinstance(payload, bytes) else bytes(payload)), None
+    if len(payload) < 8 or bytes(payload[:4]) != PAYLOAD_MAGIC:
         raise ValueError("a result that is neither JSON nor a packed result")
     (k,) = struct.unpack_from("<I", payload, 4)
     if 8 + k > len(payload):
