@@ -104,6 +104,19 @@ def _bwrap_args() -> list[str]:
     return args
 
 
+def _memory_tmp() -> str | None:
+    """/dev/shm when it is a writable tmpfs, for the jobs' directories (as the jail's own /tmp
+    is): each job makes and removes a directory and three files, which on a journaled disk cost
+    about 1 ms of CPU a job; None (the default temp dir) elsewhere."""
+    try:
+        st = os.statvfs("/dev/shm")
+        with open("/proc/self/mounts") as f:
+            tmpfs = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in f)
+    except OSError:
+        return None
+    return "/dev/shm" if tmpfs and st.f_bavail and os.access("/dev/shm", os.W_OK | os.X_OK) else None
+
+
 def _readable_by_nobody(path: str) -> bool:
     """Whether uid 65534 can reach `path`: every directory on the way must be o+x."""
     p = Path(path).resolve()
@@ -151,7 +164,7 @@ class Sandbox:
             env["SELFEXEC_TMP"] = "/tmp"
             cmd = [shutil.which("bwrap") or "bwrap", *_bwrap_args(), "--", *cmd]
         else:
-            self._tmp = tempfile.mkdtemp(prefix="selfexec-sandbox-")
+            self._tmp = tempfile.mkdtemp(prefix="selfexec-sandbox-", dir=_memory_tmp())
             os.chmod(self._tmp, 0o711)
             env["SELFEXEC_TMP"] = self._tmp
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
