@@ -13,14 +13,9 @@ from . import TRACER_VERSION
 from .compare import reprs_match, stdout_matches
 from .records import Limits, Problem, Solution, Test, Trace
 from .sandbox import Sandbox
-from .event_arrow import ArrowEvents, from_packed
-from .event_columns import n_events, unpack_rows
-from .tracer import event_dict
+from .event_arrow import read_events
 
 PYTHON_VERSION = platform.python_version()
-# Traces of up to this many events are read as dicts in Python (a CRUXEval trace has ~14), longer
-# ones as Arrow arrays over the packed buffers (whose fixed cost wins only past a few hundred)
-SHORT_TRACE = 256
 
 
 def stdin_text(test_input: str) -> str:
@@ -74,13 +69,7 @@ def trace_one(problem: Problem, solution: Solution, test: Test, limits: Limits, 
     res = sandbox.run(job)
     status = res.get("status", "internal_error")
     try:
-        raw = res.get("events") or []
-        if isinstance(raw, (bytes, memoryview)) and n_events(raw) > SHORT_TRACE:  # packed: into Arrow
-            events = ArrowEvents(from_packed(raw))
-        elif isinstance(raw, (bytes, memoryview)):
-            events = unpack_rows(raw)
-        else:
-            events = [event_dict(e) if isinstance(e, list) else e for e in raw]
+        events = read_events(res.get("events") or [])  # a long trace: Arrow; a short one: dicts
     except (ValueError, TypeError, KeyError, IndexError):  # the untrusted child wrote something that is not events
         events, status = [], "sandbox_violation"
         res["reason"] = "malformed events from the sandboxed child"
