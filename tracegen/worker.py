@@ -486,7 +486,7 @@ _CLEAN = None  # run_forked's single-threaded process, for callers that run thre
 def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     """One job in a forked child of this process, as the worker runs it but with no jail and no
     uid drop; returns what Sandbox.run would, with the events as dicts (`rows=False`: as the
-    packed blob the sandbox sends). For tests and benchmarks.
+    packed blob or the columns the sandbox sends). For tests and benchmarks.
 
     A process that runs other threads (a test session: fsspec's IO loop, tqdm's monitor) is not
     forked: a lock one of them held at the fork stays held in the child, and a program that
@@ -506,10 +506,9 @@ def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
     import tempfile
     from dataclasses import asdict
 
-    from .event_arrow import ArrowEvents, from_packed
+    from .event_arrow import read_events
     from .event_columns import split_payload
     from .records import Limits
-    from .tracer import event_dict
 
     full = {**asdict(Limits()), "entry_point": "", "check": None, "trace": True, **job}
     workdir = os.path.join(tempfile.gettempdir(), f"selfexec-local-{os.getpid()}-{time.monotonic_ns()}")
@@ -519,10 +518,10 @@ def run_forked(job: dict[str, Any], rows: bool = True) -> dict[str, Any]:
         remove_workdir(workdir)
     result, blob = split_payload(payload) if payload else ({}, None)
     result.update(header)
-    events = (result.get("events") or []) if blob is None else blob  # blob: packed (event_columns)
+    if blob is not None:  # a long trace's events, packed (event_columns)
+        result["events"] = blob
     if rows:
-        result["events"] = (ArrowEvents(from_packed(events)).rows() if blob is not None
-                            else [event_dict(e) for e in events])
+        result["events"] = list(read_events(result.get("events") or []))
     return result
 
 
