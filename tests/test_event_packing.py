@@ -86,6 +86,7 @@ def test_the_c_and_python_packers_give_the_same_bytes():
     many = [[i, "line", 1, "f", 0, [(f"v{j}", "é" * j, j % 3 == 0) for j in range(50)], None] for i in range(3)]
     for evs in (events, events[:7], events[:1], [], ODD, ODD[1:2], many):
         assert pack_c(evs) == pack_py(evs)
+        assert pack_c(evs, b"head1234") == pack_py(evs, b"head1234") == b"head1234" + pack_py(evs)
     assert from_packed(pack_c(many)).to_pylist() == expected(many)
 
 

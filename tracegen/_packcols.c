@@ -156,8 +156,20 @@ static Py_ssize_t seq_len(PyObject *seq) {
     return -1;
 }
 
-static PyObject *pack(PyObject *self, PyObject *events) {
+static PyObject *pack_into(PyObject *events, const char *prefix, Py_ssize_t prefix_len);
+
+static PyObject *pack(PyObject *self, PyObject *args) {
     (void)self;
+    PyObject *events;
+    Py_buffer prefix = {0};
+    if (!PyArg_ParseTuple(args, "O|y*", &events, &prefix)) return NULL;
+    PyObject *out = pack_into(events, (const char *)prefix.buf, prefix.buf ? prefix.len : 0);
+    if (prefix.obj) PyBuffer_Release(&prefix);
+    return out;
+}
+
+/* the blob after `prefix` (the result's JSON head: one allocation, no copy of the blob after) */
+static PyObject *pack_into(PyObject *events, const char *prefix, Py_ssize_t prefix_len) {
     if (!PyList_Check(events)) {
         PyErr_SetString(PyExc_TypeError, "pack() takes the list of events");
         return NULL;
@@ -233,11 +245,13 @@ static PyObject *pack(PyObject *self, PyObject *events) {
         ptr[b] = c->vals.p; size[b++] = vals_size(c);
         if (c->layout == 's') { ptr[b] = c->data.p; size[b++] = c->data.len; }
     }
-    Py_ssize_t total = 4 + 4 * 3 + 4 * NBUFFERS;
+    Py_ssize_t total = prefix_len + 4 + 4 * 3 + 4 * NBUFFERS;
     for (int i = 0; i < NBUFFERS; i++) total += size[i] + (-size[i] & 7);
     out = PyBytes_FromStringAndSize(NULL, total);
     if (!out) goto done;
     unsigned char *p = (unsigned char *)PyBytes_AS_STRING(out);
+    if (prefix_len) memcpy(p, prefix, prefix_len);
+    p += prefix_len;
     memcpy(p, "SXEV", 4);
     p += 4;
     uint32_t head[3 + NBUFFERS] = {(uint32_t)n, (uint32_t)m, NBUFFERS};
@@ -268,7 +282,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"pack", pack, METH_O, "pack(events) -> bytes: Tracer.events as event_columns' blob."},
+    {"pack", pack, METH_VARARGS, "pack(events, prefix=b'') -> bytes: prefix, then Tracer.events as event_columns' blob."},
     {NULL, NULL, 0, NULL},
 };
 

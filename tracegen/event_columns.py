@@ -18,10 +18,10 @@ means no nulls. A variable's change has base == name (written out), old null; th
 event is its index; effects_at is computed here (tracer.effects_at: a call's changes take effect
 at once, any other event's at its frame's next event).
 
-The whole result the child sends (`result_payload`): b"\\0SX1", u32 length of the JSON of the
-result without its events, that JSON, padding to 8, the blob. A payload starting with "{" is a
-plain JSON result: a short trace's (its events as columns), or the worker's report of its own
-failure.
+The whole result the child sends (`payload_head`, then `pack`): b"\\0SX1", u32 length of the
+JSON of the result without its events, that JSON, padding to 8, the blob. A payload starting with
+"{" is a plain JSON result: a short trace's (its events as columns), or the worker's report of
+its own failure.
 
 No pyarrow here: this runs in every sandboxed child, which must not pay for importing it.
 """
@@ -59,14 +59,15 @@ HEADER = struct.Struct(f"<4sIII{N_BUFFERS}I")
 _LITTLE = sys.byteorder == "little"
 
 
-def pack(events: list) -> bytes:
-    """`Tracer.events` as the blob (C where built)."""
+def pack(events: list, prefix: bytes = b"") -> bytes:
+    """`prefix`, then `Tracer.events` as the blob (C where built). (The child's payload is the
+    result's head then the blob: one allocation of tens of MB rather than two.)"""
     if _packcols is not None:
-        return _packcols.pack(events)
-    return pack_py(events)
+        return _packcols.pack(events, prefix)
+    return pack_py(events, prefix)
 
 
-def pack_py(events: list) -> bytes:
+def pack_py(events: list, prefix: bytes = b"") -> bytes:
     """The pure-Python packer: the same bytes as _packcols.pack."""
     from .tracer import effects_at
 
@@ -94,7 +95,7 @@ def pack_py(events: list) -> bytes:
             buffers.append(_bitmap([bool(x) for x in col]))
         else:
             buffers.extend(_strings(col))
-    return _assemble(len(events), len(changes), buffers)
+    return _assemble(len(events), len(changes), buffers, prefix)
 
 
 _NULL = {"i": 0, "b": False, "s": ""}
@@ -131,8 +132,8 @@ def _strings(col: list[str]) -> tuple[bytes, bytes]:
     return _int32(list(accumulate(lengths, initial=0))), data
 
 
-def _assemble(n: int, m: int, buffers: list[bytes]) -> bytes:
-    parts = [HEADER.pack(MAGIC, n, m, len(buffers), *map(len, buffers))]
+def _assemble(n: int, m: int, buffers: list[bytes], prefix: bytes) -> bytes:
+    parts = [prefix, HEADER.pack(MAGIC, n, m, len(buffers), *map(len, buffers))]
     for b in buffers:
         parts.append(b)
         parts.append(b"\0" * (-len(b) % 8))
@@ -195,11 +196,18 @@ def to_rows(cols: dict[str, Any]) -> list[dict[str, Any]]:
              "changes": changes[off[i]:off[i + 1]], "value": value[i], "effects_at": eff[i]} for i in range(n)]
 
 
-def result_payload(result: dict[str, Any], blob: bytes | None) -> bytes:
-    """What the child sends: the result (its events aside) as JSON, then the event blob."""
+def payload_head(result: dict[str, Any]) -> bytes:
+    """What the child sends before the event blob: the result (its events aside) as JSON, framed
+    and padded so that the blob starts 8-aligned."""
     head = json.dumps(result, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
     pad = -(len(PAYLOAD_MAGIC) + 4 + len(head)) % 8
-    return b"".join((PAYLOAD_MAGIC, struct.pack("<I", len(head) + pad), head, b" " * pad, blob or b""))
+    return b"".join((PAYLOAD_MAGIC, struct.pack("<I", len(head) + pad), head, b" " * pad))
+
+
+def result_payload(result: dict[str, Any], blob: bytes) -> bytes:
+    """A whole packed payload from a blob made apart (tests, benchmarks; the child packs its events
+    straight after payload_head)."""
+    return payload_head(result) + blob
 
 
 def split_payload(payload: bytes) -> tuple[Any, memoryview | None]:

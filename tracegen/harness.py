@@ -122,7 +122,7 @@ def buffer_allowance(job: dict[str, Any]) -> int:
 
 
 def result_bytes(result: dict[str, Any], cap: int) -> bytes:
-    """What the child sends (event_columns.result_payload): the result as JSON, its events
+    """What the child sends (event_columns.payload_head, then pack): the result as JSON, its events
     (`Tracer.events`) packed as Arrow-layout buffers, or for a short trace as columns in the JSON.
     Cut to fit `cap`: if the events do not fit (an estimate was off), the last ones go and the
     status says byte_budget; never zero events."""
@@ -142,7 +142,7 @@ def result_bytes(result: dict[str, Any], cap: int) -> bytes:
 
 def _payload(head: dict[str, Any], events: list) -> bytes:
     if len(events) > event_columns.SHORT_TRACE:
-        return event_columns.result_payload(head, event_columns.pack(events))
+        return event_columns.pack(events, event_columns.payload_head(head))
     cols = event_columns.to_columns(events, effects_at(events))
     return json.dumps({**head, "events": cols}, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
 
