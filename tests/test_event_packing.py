@@ -246,3 +246,21 @@ def test_long_and_short_traces_go_to_parquet_as_recorded(tmp_path):
                  for i in range(chunks.num_columns)}
     assert encodings["events.list.element.event"] and encodings["trace_id"]
     assert not encodings["events.list.element.changes.list.element.value"]
+
+
+def test_a_result_too_big_for_the_channel_keeps_its_first_events():
+    """harness.result_bytes: past the cap the last events go (packed, or as columns once few are
+    left), the status says byte_budget, and what is kept reads back as recorded."""
+    from tracegen.event_arrow import read_events
+    from tracegen.event_columns import split_payload
+    from tracegen.harness import result_bytes
+
+    events = traced_events(n=40)
+    full = result_bytes({"status": "ok", "reason": "", "events": events}, 10**9)
+    for cap in (len(full) // 2, 6_000):
+        data = result_bytes({"status": "ok", "reason": "", "events": events}, cap)
+        head, blob = split_payload(data)
+        kept = list(read_events(blob if blob is not None else head["events"]))
+        assert len(data) <= cap and head["status"] == "byte_budget" and "result channel" in head["reason"]
+        assert 0 < len(kept) < len(events) and kept == expected(events[:len(kept)])
+    assert (blob is None) and len(kept) <= SHORT_TRACE  # the small cap left a short trace: columns
