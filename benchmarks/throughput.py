@@ -9,6 +9,10 @@
                  item; wall time from the moment both sandboxes are up to the last one finishing.
   (c) the real stage: tracegen.stage.run_trace_stage with workers 1 and 2, default shards, fresh
                  temp out dirs (engine start-up, per-shard loading and sandbox start, parquet writing).
+  (d) `--before REV|DIR` (with `--cli-only`, only this): `selfexec trace` on the command line, 80 and
+                 800 items, --workers 2, timed as ../shared/acceptance/run 02-tracer-throughput does
+                 (720 items' marginal time over 2 cores), for this checkout and for an older one (a git
+                 revision extracted with git archive, or a folder), alternating, best of --repeats.
 
 Every figure is measured in this run. `--quick` uses the first 200 items. Exits 0 unless a run
 crashes; targets are reported as PASS/MISS.
@@ -22,11 +26,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import gc
+import io
+import json
 import multiprocessing as mp
 import platform
 import resource
 import shutil
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -194,7 +202,14 @@ def main() -> int:
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--sandbox", default="auto", choices=("auto", "bwrap", "rlimit"))
     ap.add_argument("--skip-stage", action="store_true", help="skip (c), the CLI stage runs")
+    ap.add_argument("--before", metavar="REV|DIR", help="(d): compare the CLI with this git revision or checkout")
+    ap.add_argument("--cli-only", action="store_true", help="run (d) only")
+    ap.add_argument("--repeats", type=int, default=3, help="(d): runs of each size per checkout (best kept)")
     args = ap.parse_args()
+    if args.cli_only:
+        if not args.before:
+            ap.error("--cli-only needs --before REV|DIR")
+        return cli_side_by_side(args.before, args.data, args.sandbox, args.repeats)
 
     problems = load_problems(args.data)
     max_problems = 200 if args.quick else None
@@ -308,6 +323,81 @@ def main() -> int:
               f"({s2 / s1:.2f}x)  [per core {s2 / cores2:.1f}: "
               f"{'PASS' if min(s1, s2 / cores2) >= TARGET_PER_CORE else 'MISS'}; speed-up "
               f"{'PASS' if s2 / s1 >= TARGET_SPEEDUP else 'MISS'}]")
+    if args.before:
+        print()
+        cli_side_by_side(args.before, args.data, args.sandbox, args.repeats)
+    return 0
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_MAIN = "import sys; from selfexec.cli import app; sys.argv[0] = 'selfexec'; sys.exit(app())"
+
+
+def checkout(before: str, tmp: Path) -> Path:
+    """A tree to run the CLI from: a folder as it is, or a git revision of this repository extracted
+    into `tmp`. The compiled accelerators (not in git) are copied in only when the revision's C
+    sources are this checkout's; otherwise it runs its pure-Python paths, and we say so."""
+    if Path(before).is_dir():
+        return Path(before).resolve()
+    dest = tmp / "before"
+    dest.mkdir()
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", before], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    ours = {p.name: p.read_bytes() for ext in ("*.c", "*.h") for p in (ROOT / "tracegen").glob(ext)}
+    theirs = {p.name: p.read_bytes() for ext in ("*.c", "*.h") for p in (dest / "tracegen").glob(ext)}
+    if ours == theirs:
+        for so in (ROOT / "tracegen").glob("*.so"):
+            shutil.copy2(so, dest / "tracegen" / so.name)
+    elif ours:
+        print(f"  note: {before}'s C sources differ from this checkout's: it runs without compiled accelerators")
+    return dest
+
+
+def cli_seconds(tree: Path, data: Path, out: Path, mode: str) -> tuple[float, dict]:
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-c", CLI_MAIN, "trace", str(data), "--out", str(out), "--workers", "2", "--sandbox", mode]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"selfexec trace failed in {tree}:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+    stats = json.loads((out / "stats" / "trace.json").read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    return dt, stats
+
+
+def cli_side_by_side(before: str, data: str, mode: str, repeats: int) -> int:
+    """(d): the acceptance check's measure, for an older checkout and this one, in one run."""
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp_name:
+        tmp = Path(tmp_name)
+        trees = {"before": checkout(before, tmp), "this checkout": ROOT}
+        small = tmp / "c80.jsonl"
+        with open(data) as f:
+            small.write_text("".join(line for _, line in zip(range(80), f)))
+        best: dict[tuple[str, int], float] = {}
+        rows: dict[str, dict] = {}
+        load0 = os.getloadavg()[0]
+        for _ in range(repeats):
+            for name, tree in trees.items():  # alternating, so drifting load hits both alike
+                for n, path in ((80, small), (800, Path(data))):
+                    dt, stats = cli_seconds(tree, path, tmp / "run", mode)
+                    best[name, n] = min(dt, best.get((name, n), dt))
+                    if n == 800:
+                        rows[name] = stats
+        load1 = os.getloadavg()[0]
+    print(f"## (d) `selfexec trace --workers 2` through the CLI, best of {repeats}, before = {before}\n")
+    print(f"{'checkout':14s} {'80 items':>9s} {'800 items':>10s} {'traces/s per core':>18s}  rows, statuses (800)")
+    rate = {}
+    for name in trees:
+        t80, t800 = best[name, 80], best[name, 800]
+        rate[name] = 720 / max(t800 - t80, 1e-3) / 2
+        st = rows[name]
+        print(f"{name:14s} {t80:8.2f}s {t800:9.2f}s {rate[name]:18.0f}  {st.get('rows')}, {fmt_status(st.get('by_status', {}))}")
+    print(f"  ratio this/before: {rate['this checkout'] / rate['before']:.2f}x; per-core target >= {TARGET_PER_CORE:.0f}: "
+          f"{'PASS' if rate['this checkout'] >= TARGET_PER_CORE else 'MISS'}; load average {load0:.2f} -> {load1:.2f} "
+          f"on {os.cpu_count()} cpus (a shared machine: rerun a near miss)")
     return 0
 
 
