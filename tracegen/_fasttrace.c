@@ -36,7 +36,7 @@ static Py_ssize_t T_stopped = -1, T_n_bytes = -1;
 static Py_ssize_t F_prev_line = -1, F_epoch = -1, F_xepoch = -1, F_globals_watched = -1, F_last = -1,
                   F_pend = -1, F_keys = -1, F_conts = -1, F_snap = -1, F_func = -1, F_depth = -1, F_info = -1;
 static PyObject *S_line, *S_call, *S_return, *S_exception, *S_deleted, *S_event_budget, *S_byte_budget,
-    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late, *S_op, *S_set, *S_keys, *S_name, *S_const;
+    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late, *S_op, *S_set, *S_keys, *S_name, *S_const, *S_dunder;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -66,7 +66,7 @@ static Py_ssize_t slot_offset(PyTypeObject *type, const char *name) {
 typedef struct {
     PyObject_HEAD
     PyObject *tracer, *fs, *slow, *stores, *mutating, *elements, *cross, *full, *output, *epoch,
-        *xepoch, *events, *out, *check, *elements_before, *budget, *fast, *pure_stores, *render;
+        *xepoch, *events, *out, *check, *elements_before, *budget, *fast, *pure_stores, *render, *counters;
     Py_ssize_t max_events, max_bytes;
 } Local;
 
@@ -77,7 +77,7 @@ static int local_traverse(Local *self, visitproc visit, void *arg) {
     Py_VISIT(self->mutating); Py_VISIT(self->elements); Py_VISIT(self->cross); Py_VISIT(self->full);
     Py_VISIT(self->output); Py_VISIT(self->epoch); Py_VISIT(self->xepoch); Py_VISIT(self->events);
     Py_VISIT(self->out); Py_VISIT(self->check); Py_VISIT(self->elements_before); Py_VISIT(self->budget);
-    Py_VISIT(self->fast); Py_VISIT(self->pure_stores); Py_VISIT(self->render);
+    Py_VISIT(self->fast); Py_VISIT(self->pure_stores); Py_VISIT(self->render); Py_VISIT(self->counters);
     return 0;
 }
 
@@ -86,7 +86,7 @@ static int local_clear(Local *self) {
     Py_CLEAR(self->mutating); Py_CLEAR(self->elements); Py_CLEAR(self->cross); Py_CLEAR(self->full);
     Py_CLEAR(self->output); Py_CLEAR(self->epoch); Py_CLEAR(self->xepoch); Py_CLEAR(self->events);
     Py_CLEAR(self->out); Py_CLEAR(self->check); Py_CLEAR(self->elements_before); Py_CLEAR(self->budget);
-    Py_CLEAR(self->fast); Py_CLEAR(self->pure_stores); Py_CLEAR(self->render);
+    Py_CLEAR(self->fast); Py_CLEAR(self->pure_stores); Py_CLEAR(self->render); Py_CLEAR(self->counters);
     return 0;
 }
 
@@ -97,17 +97,17 @@ static void local_dealloc(Local *self) {
 }
 
 /* Local(tracer, fs, slow, stores, mutating, elements, cross, full, output, epoch, xepoch, events,
-         out, check, elements_before, budget, max_events, max_bytes, pure_stores, render) */
+         out, check, elements_before, budget, max_events, max_bytes, pure_stores, render, counters) */
 static PyObject *local_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     Local *self = (Local *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    if (!PyArg_ParseTuple(args, "OOOO!OO!OOOO!O!O!OOOOnnOO", &self->tracer, &self->fs, &self->slow,
+    if (!PyArg_ParseTuple(args, "OOOO!OO!OOOO!O!O!OOOOnnOOO!", &self->tracer, &self->fs, &self->slow,
                           &PyDict_Type, &self->stores, &self->mutating, &PyDict_Type, &self->elements,
                           &self->cross, &self->full, &self->output, &PyList_Type, &self->epoch,
                           &PyList_Type, &self->xepoch, &PyList_Type, &self->events, &self->out,
                           &self->check, &self->elements_before, &self->budget, &self->max_events,
-                          &self->max_bytes, &self->pure_stores, &self->render)) {
-        self->pure_stores = self->render = NULL;
+                          &self->max_bytes, &self->pure_stores, &self->render, &PyDict_Type, &self->counters)) {
+        self->pure_stores = self->render = self->counters = NULL;
         self->tracer = self->fs = self->slow = self->stores = self->mutating = self->elements = NULL;
         self->cross = self->full = self->output = self->epoch = self->xepoch = self->events = NULL;
         self->out = self->check = self->elements_before = self->budget = NULL;
@@ -118,7 +118,7 @@ static PyObject *local_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     Py_INCREF(self->mutating); Py_INCREF(self->elements); Py_INCREF(self->cross); Py_INCREF(self->full);
     Py_INCREF(self->output); Py_INCREF(self->epoch); Py_INCREF(self->xepoch); Py_INCREF(self->events);
     Py_INCREF(self->out); Py_INCREF(self->check); Py_INCREF(self->elements_before); Py_INCREF(self->budget);
-    Py_INCREF(self->pure_stores); Py_INCREF(self->render);
+    Py_INCREF(self->pure_stores); Py_INCREF(self->render); Py_INCREF(self->counters);
     /* the per-line local indices, kept on the frame's CodeInfo (shared by every frame of the code) */
     self->fast = PyObject_GetAttr(SLOT(self->fs, F_info), S_fast);
     if (self->fast == NULL || !PyDict_Check(self->fast)) {
@@ -257,6 +257,21 @@ static int check_one(Local *self, PyObject *name, PyObject *v, PyObject *s, PyOb
 /* events handled here and events handed to the Python closure, in this process (benchmarks) */
 static long long n_fast_events, n_slow_events;
 
+/* tracer._atoms_only: every name of a counter line holds an int, float, bool, str, bytes, complex
+   or None in the snapshot (1), or not (0), -1 on error */
+static int atoms_only(PyObject *names, PyObject *snap) {
+    if (!PyTuple_Check(names)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *s = PyDict_GetItemWithError(snap, PyTuple_GET_ITEM(names, i));
+        if (s == NULL) return PyErr_Occurred() ? -1 : 0;
+        PyObject *v = PyTuple_GET_ITEM(s, 0);
+        if (!(PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyBool_Check(v) || PyUnicode_CheckExact(v) ||
+              PyBytes_CheckExact(v) || PyComplex_CheckExact(v) || v == Py_None))
+            return 0;
+    }
+    return 1;
+}
+
 static int call_slow(Local *self, PyFrameObject *frame, PyObject *what, PyObject *arg) {
     n_slow_events++;
     PyObject *r = PyObject_CallFunctionObjArgs(self->slow, (PyObject *)frame, what, arg ? arg : Py_None, NULL);
@@ -384,6 +399,15 @@ static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *ar
     if (lineno == NULL) return -1;
     int in = set_contains(self->mutating, lineno);
     if (in < 0) goto error_line;
+    if (in && PyDict_GET_SIZE(self->counters)) { /* `ans += 1` on atoms mutates nothing (tracer._atoms_only) */
+        PyObject *names = PyDict_GetItemWithError(self->counters, lineno);
+        if (names == NULL && PyErr_Occurred()) goto error_line;
+        if (names != NULL) {
+            in = atoms_only(names, SLOT(fs, F_snap));
+            if (in < 0) goto error_line;
+            in = !in;
+        }
+    }
     if (in) {
         PyObject *e = PyNumber_Add(PyList_GET_ITEM(self->epoch, 0), ONE);
         if (e == NULL) goto error_line;
@@ -649,7 +673,7 @@ PyMODINIT_FUNC PyInit__fasttrace(void) {
     INTERN(S_event_budget, "event_budget"); INTERN(S_byte_budget, "byte_budget");
     INTERN(S_f_locals, "f_locals"); INTERN(S_f_globals, "f_globals"); INTERN(S_budget_hit, "_budget_hit");
     INTERN(S_fast, "fast"); INTERN(S_base, "base"); INTERN(S_op, "op"); INTERN(S_set, "set");
-    INTERN(S_keys, "keys"); INTERN(S_name, "name"); INTERN(S_const, "const");
+    INTERN(S_keys, "keys"); INTERN(S_name, "name"); INTERN(S_const, "const"); INTERN(S_dunder, "__");
     INTERN(S_one_name, "one_name"); INTERN(S_late, "late");
     if ((NO_CHANGES = PyTuple_New(0)) == NULL || (ONE = PyLong_FromLong(1)) == NULL) return NULL;
     Py_INCREF(&LocalType);

@@ -91,7 +91,7 @@ static int element_text(Local *self, PyObject *v, PyObject **text, int *elided) 
    ("const", int or str): `dp[i] = v`, `dp[i][j] = v`, `a[0] = v`. Gives the base and the key
    expressions (borrowed: the store keeps them) and whether it is a one_name store; 0 for any
    other store. */
-static int simple_store(PyObject *st, PyObject **base, PyObject **keys, int *one) {
+static int simple_store_uncached(PyObject *st, PyObject **base, PyObject **keys, int *one) {
     PyObject *late = PyObject_GetAttr(st, S_late), *op = NULL, *o = NULL, *b = NULL, *k = NULL;
     int ok = 0;
     if (late == NULL) return -1;
@@ -122,6 +122,28 @@ static int simple_store(PyObject *st, PyObject **base, PyObject **keys, int *one
 done:
     Py_XDECREF(late); Py_XDECREF(op); Py_XDECREF(o); Py_XDECREF(b); Py_XDECREF(k);
     return ok;
+}
+
+/* simple_store_uncached, remembered per ElementStore in CodeInfo.fast (the store is its key: no
+   string or int key there is an ElementStore): (base, keys, one) or None */
+static int simple_store(Local *self, PyObject *st, PyObject **base, PyObject **keys, int *one) {
+    PyObject *hit = PyDict_GetItemWithError(self->fast, st);
+    if (hit == NULL) {
+        if (PyErr_Occurred()) return -1;
+        int k = simple_store_uncached(st, base, keys, one);
+        if (k < 0) return -1;
+        PyObject *entry = k ? Py_BuildValue("(OOi)", *base, *keys, *one) : Py_None;
+        if (entry == NULL) return -1;
+        if (!k) Py_INCREF(entry);
+        int rc = PyDict_SetItem(self->fast, st, entry);
+        Py_DECREF(entry);
+        return rc < 0 ? -1 : k;
+    }
+    if (hit == Py_None) return 0;
+    *base = PyTuple_GET_ITEM(hit, 0);
+    *keys = PyTuple_GET_ITEM(hit, 1);
+    *one = PyLong_AsLong(PyTuple_GET_ITEM(hit, 2)) != 0;
+    return 1;
 }
 
 /* The keys' values (a new list of ints and strings), or Py_None (borrowed) when one is not such a
@@ -187,7 +209,7 @@ static PyObject *before_c(Local *self, PyFrameObject *frame, PyObject *stores) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(stores); i++) {
         PyObject *st = PyTuple_GET_ITEM(stores, i), *base, *kexprs;
         int one;
-        int k = simple_store(st, &base, &kexprs, &one);
+        int k = simple_store(self, st, &base, &kexprs, &one);
         if (k < 0) goto error;
         if (k == 0) goto other;
         Py_ssize_t pb = name_place(self, frame, base);
@@ -274,7 +296,7 @@ static int post_store_ok(Local *self, PyFrameObject *frame, PyObject *pend, PyOb
         PyObject *e = PyList_GET_ITEM(pend, i), *base, *kexprs;
         int one;
         if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 4) return 0;
-        int k = simple_store(PyTuple_GET_ITEM(e, 0), &base, &kexprs, &one);
+        int k = simple_store(self, PyTuple_GET_ITEM(e, 0), &base, &kexprs, &one);
         if (k <= 0) return k;
         PyObject *keys = PyTuple_GET_ITEM(e, 2);
         if (!PyList_CheckExact(keys) || PyList_GET_SIZE(keys) != PyTuple_GET_SIZE(kexprs)) return 0;
@@ -346,10 +368,64 @@ static PyObject *normal_keys(PyObject *cont, PyObject *keys) {
 /* tracer._diff's lines for the event after a pure element-store line (see post_store_ok): the
    frame's containers that may have changed, then the element changes (elements.after). Appends to
    *changes; returns the extra byte count of the element changes, or -1 on error. */
+/* render.same_visible(v, key, budget) for a list or tuple `v` whose snapshot key is `key`: 1 when
+   the part of `v` its text shows is unchanged (tracer._check returns without a change then), 0
+   when it may have changed or the key is of no known form (tracer._check decides), -1 on error. */
+static int same_visible(PyObject *v, PyObject *key, Py_ssize_t k) {
+    if (!PyTuple_CheckExact(key) || (PyTuple_GET_SIZE(key) != 2 && PyTuple_GET_SIZE(key) != 5)) return 0;
+    Py_ssize_t n = Py_SIZE(v);
+    PyObject *len = PyLong_FromSsize_t(n);
+    if (len == NULL) return -1;
+    int eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(key, 0), len, Py_EQ);
+    Py_DECREF(len);
+    if (eq <= 0) return eq;
+    PyObject *head_of = v, *head;
+    if (PyTuple_GET_SIZE(key) == 5) { /* a table: (n, type(first), len(first), first, first[:k]) */
+        if (n == 0) return 0;
+        PyObject *first = PyList_CheckExact(v) ? PyList_GET_ITEM(v, 0) : PyTuple_GET_ITEM(v, 0);
+        if (first != PyTuple_GET_ITEM(key, 3)) return 0;
+        Py_ssize_t m = PyObject_Length(first);
+        if (m < 0) return -1;
+        PyObject *lm = PyLong_FromSsize_t(m);
+        if (lm == NULL) return -1;
+        eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(key, 2), lm, Py_EQ);
+        Py_DECREF(lm);
+        if (eq <= 0) return eq;
+        head_of = first;
+        head = PyTuple_GET_ITEM(key, 4);
+    } else {
+        head = PyTuple_GET_ITEM(key, 1);
+    }
+    if (Py_TYPE(head) == Py_TYPE(head_of) && (PyList_CheckExact(head) || PyTuple_CheckExact(head))) {
+        /* head == head_of[:k], element by element (identity first, as list equality does) */
+        Py_ssize_t m = Py_SIZE(head_of) < k ? Py_SIZE(head_of) : k;
+        if (Py_SIZE(head) != m) return 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            PyObject *a = PySequence_Fast_ITEMS(head)[i], *b = PySequence_Fast_ITEMS(head_of)[i];
+            if (a == b) continue;
+            Py_INCREF(a);
+            Py_INCREF(b);
+            eq = PyObject_RichCompareBool(a, b, Py_EQ);
+            Py_DECREF(a);
+            Py_DECREF(b);
+            if (eq <= 0) return eq;
+            if (Py_SIZE(head_of) < m || Py_SIZE(head) != m) return 0; /* an __eq__ that resized them */
+        }
+        return 1;
+    }
+    PyObject *slice = PySequence_GetSlice(head_of, 0, k);
+    if (slice == NULL) return -1;
+    eq = PyObject_RichCompareBool(head, slice, Py_EQ);
+    Py_DECREF(slice);
+    return eq;
+}
+
 static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, PyObject **changes) {
     PyObject *fs = self->fs, *snap = SLOT(fs, F_snap), *conts = SLOT(fs, F_conts), *keys = SLOT(fs, F_keys);
     if (*changes == NULL && (*changes = new_changes()) == NULL) return -1;
     Py_ssize_t n = PyList_GET_SIZE(pend);
+    Py_ssize_t head_len = PyLong_AsSsize_t(self->budget) / 3 + 1; /* render.same_visible's k */
+    if (head_len == 0 && PyErr_Occurred()) return -1;
     PyObject *stored = stored_into(pend), *names = NULL;
     if (stored == NULL) return -1;
     Py_INCREF(stored);
@@ -375,6 +451,21 @@ static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, 
                 if (!hit) continue; /* a list of atoms that no store of this line wrote into */
             }
         }
+        if ((PyList_CheckExact(v) || PyTuple_CheckExact(v)) && PyUnicode_READ_CHAR(name, 0) != '.' &&
+            !PyUnicode_Tailmatch(name, S_dunder, 0, 2, -1)) {
+            /* tracer._check's first test for a list it has seen: is the visible head the same? */
+            PyObject *k = PyDict_GetItemWithError(keys, name);
+            if (k == NULL && PyErr_Occurred()) goto error;
+            if (k != NULL && k != Py_None) {
+                Py_INCREF(k);
+                Py_INCREF(v);
+                int same = same_visible(v, k, head_len);
+                Py_DECREF(v);
+                Py_DECREF(k);
+                if (same < 0) goto error;
+                if (same) continue;
+            }
+        }
         Py_INCREF(s);
         Py_INCREF(v);
         PyObject *r = PyObject_CallFunctionObjArgs(self->check, name, v, s, snap, fs, *changes, self->budget, NULL);
@@ -391,11 +482,13 @@ static Py_ssize_t post_store(Local *self, PyFrameObject *frame, PyObject *pend, 
     Py_ssize_t extra = 0;
     Py_INCREF(pend); /* fs.pend is dropped below */
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(pend, i), *base, *kexprs;
+        PyObject *e = PyList_GET_ITEM(pend, i), *base = NULL, *kexprs = NULL;
         PyObject *st = PyTuple_GET_ITEM(e, 0), *cont = PyTuple_GET_ITEM(e, 1), *ks = PyTuple_GET_ITEM(e, 2);
         PyObject *old = PyTuple_GET_ITEM(e, 3);
-        int one;
-        if (simple_store(st, &base, &kexprs, &one) < 0) goto error_pend;
+        int one = 0;
+        int k = simple_store(self, st, &base, &kexprs, &one);
+        if (k < 0) goto error_pend;
+        if (k == 0) continue; /* (post_store_ok saw a simple store: not reached) */
         Py_ssize_t p = name_place(self, frame, base);
         if (p == -4) goto error_pend;
         PyObject *now = lookup(self, frame, p, base);

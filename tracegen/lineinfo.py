@@ -34,15 +34,16 @@ PURE_METHODS = frozenset(
 QUIET_CALLS = PURE_CALLS - {"print", "input"}
 
 
-def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]], frozenset[int], dict, frozenset[int]]:
+def analyse(source: str) -> tuple[frozenset[int], dict[str, frozenset[str]], frozenset[int], dict, frozenset[int],
+                                  dict[int, tuple[str, ...]]]:
     """(mutating line numbers, names declared `global` per function, lines that may write to
-    stdout, element stores per line, plain element-store lines), from one parse."""
+    stdout, element stores per line, plain element-store lines, counter lines), from one parse."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset(), {}, frozenset(), {}, frozenset()
+        return frozenset(), {}, frozenset(), {}, frozenset(), {}
     return (mutating_lines(tree), global_writes(tree), output_lines(tree), element_stores(tree),
-            pure_store_lines(tree))
+            pure_store_lines(tree), counter_lines(tree))
 
 
 def output_lines(tree: ast.AST) -> frozenset[int]:
@@ -276,6 +277,28 @@ def pure_store_lines(tree: ast.AST) -> frozenset[int]:
     return frozenset(good - bad)
 
 
+def counter_lines(tree: ast.AST) -> dict[int, tuple[str, ...]]:
+    """Mutating lines whose only possible mutation is `name op= value` with a value that mutates
+    nothing (`count += 1`, `total += a[i]`), by the names they update. When each of those names
+    holds an int, float, str... at the line's event, the line mutates no container (an atom has
+    no in-place operator), so the tracer need not look at the frame's containers after it.
+
+    >>> counter_lines(ast.parse("ans += 1\\nxs += [1]; n -= k\\nb[0] += 1\\nans += f(x)\\n"))
+    {1: ('ans',), 2: ('xs', 'n')}
+    """
+    names: dict[int, list[str]] = {}
+    bad: set[int] = set()
+    for stmt in ast.walk(tree):
+        if not isinstance(stmt, ast.stmt):
+            continue
+        if (isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name)
+                and stmt.lineno == stmt.end_lineno and not _mutates(stmt.value)):
+            names.setdefault(stmt.lineno, []).append(stmt.target.id)
+        elif any(_mutates(node) for node in _header_nodes(stmt)):
+            bad.update(range(stmt.lineno, (_header_end(stmt) or stmt.lineno) + 1))
+    return {line: tuple(v) for line, v in names.items() if line not in bad}
+
+
 _STORE_OPS = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL",
               "DELETE_FAST", "DELETE_NAME", "DELETE_DEREF", "DELETE_GLOBAL"}
 
@@ -321,11 +344,11 @@ class Prepared:
     """
 
     __slots__ = ("code", "mutating", "globals_by_func", "output_lines", "elements", "code_info", "error",
-                 "writes_past_stdout", "pure_stores")
+                 "writes_past_stdout", "pure_stores", "counters")
 
     def __init__(self, source: str, filename: str):
         (self.mutating, self.globals_by_func, self.output_lines, self.elements,
-         self.pure_stores) = analyse(source)
+         self.pure_stores, self.counters) = analyse(source)
         self.writes_past_stdout = bool(WRITES_PAST_STDOUT.search(source))
         self.code_info: dict = {}
         self.error: BaseException | None = None

@@ -69,7 +69,7 @@ class Tracer:
     """Collects events while installed; `events_as_dicts()` gives the Trace.events column."""
 
     __slots__ = ("max_events", "max_bytes", "repr_chars", "stdout", "events", "n_bytes", "stopped",
-                 "_mutating", "_globals_by_func", "_output_lines", "_elements", "_pure_stores", "_epoch",
+                 "_mutating", "_globals_by_func", "_output_lines", "_elements", "_pure_stores", "_counters", "_epoch",
                  "_xepoch", "_code_info", "_depths", "_suspended", "_gc_threshold", "_hook")
 
     def __init__(
@@ -93,6 +93,7 @@ class Tracer:
         self._mutating, self._globals_by_func = prepared.mutating, prepared.globals_by_func
         self._output_lines, self._elements = prepared.output_lines, prepared.elements
         self._pure_stores = prepared.pure_stores
+        self._counters = prepared.counters  # `ans += 1` lines (lineinfo.counter_lines)
         self._epoch = [0]  # bumped by every line that may mutate a container in place
         self._xepoch = [0]  # bumped by every line that rebinds a name of another frame
         self._code_info: dict[Any, CodeInfo] = dict(prepared.code_info)
@@ -191,6 +192,7 @@ class Tracer:
         max_bytes = self.max_bytes
         output = self._output_lines
         elements = self._elements
+        counters = self._counters
 
         def local(frame, event, arg):
             if self.stopped:
@@ -239,7 +241,7 @@ class Tracer:
                         else:
                             last[5] = changes
             lineno = frame.f_lineno
-            if lineno in mutating:
+            if lineno in mutating and not (lineno in counters and _atoms_only(counters[lineno], snap)):
                 epoch[0] += 1
                 fs.epoch = epoch[0] - 1  # our own line: we diff its containers at the next event
                 if lineno in elements:
@@ -260,7 +262,7 @@ class Tracer:
         if self._hook is not None:  # the same function, its hot path in C (it calls `local` for the rest)
             return _fasttrace.Local(self, fs, local, fs.info.stores, mutating, elements, cross, full, output,
                                     epoch, xepoch, events, out, check, elements_before, budget, max_events,
-                                    max_bytes, self._pure_stores, render)
+                                    max_bytes, self._pure_stores, render, counters)
         return local
 
     def _event(self, frame, fs: _FrameState, kind: str, value: Any) -> None:
@@ -287,7 +289,8 @@ class Tracer:
             if lineno in self._elements:
                 fs.pend = elements_before(self._elements[lineno], frame.f_locals, frame.f_globals,
                                           self.repr_chars)
-            if lineno in self._mutating:
+            if lineno in self._mutating and not (
+                    lineno in self._counters and _atoms_only(self._counters[lineno], fs.snap)):
                 self._epoch[0] += 1
             if lineno in fs.info.cross_lines:
                 self._xepoch[0] += 1
@@ -459,6 +462,19 @@ class Tracer:
 
 if _fasttrace is not None:
     _fasttrace.configure(Tracer, _FrameState)  # the slots the C hot path reads and writes
+
+
+_STRICT_ATOMS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+
+
+def _atoms_only(names: tuple[str, ...], snap: dict) -> bool:
+    """Whether every name a counter line updates (`ans += 1`) holds an atom now: then the line
+    mutates no container. The snapshot is current here: this event's diff has just run."""
+    for name in names:
+        s = snap.get(name)
+        if s is None or type(s[0]) not in _STRICT_ATOMS:
+            return False
+    return True
 
 
 def _safe_str(exc: BaseException) -> str:
