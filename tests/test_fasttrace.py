@@ -119,6 +119,10 @@ EXTRA = {
             del x
             return fib(n, g), xs, b.v, flag, big, y
         """), "12", "f"),
+    # nonlocal stores in a callee: the caller's next event scans all its names, and lists the two
+    # changes in the frame's own order (its f_locals dict has another order on each path)
+    "scan_order": ("function", "def f(n):\n    b = 0\n    a = 0\n    def inner():\n        nonlocal a, b\n"
+                   "        b = n\n        a = n + 1\n    inner()\n    return a + b\n", "5", "f"),
     "table_dp": ("function", textwrap.dedent("""\
         def f(n):
             dp = [[0] * (n + 1) for _ in range(n + 1)]

@@ -32,7 +32,7 @@ Objects:
 #define FREE_KIND 0x80  /* CO_FAST_FREE */
 
 /* slot offsets of tracer.Tracer and tracer._FrameState (configure()) */
-static Py_ssize_t T_stopped = -1, T_n_bytes = -1;
+static Py_ssize_t T_stopped = -1, T_n_bytes = -1, T_depths = -1;
 static Py_ssize_t F_prev_line = -1, F_epoch = -1, F_xepoch = -1, F_globals_watched = -1, F_last = -1,
                   F_pend = -1, F_keys = -1, F_conts = -1, F_snap = -1, F_func = -1, F_depth = -1, F_info = -1;
 static PyObject *S_line, *S_call, *S_return, *S_exception, *S_deleted, *S_event_budget, *S_byte_budget,
@@ -293,13 +293,66 @@ static PyObject *what_string(int what) {
 
 #include "_fasttrace_elements.h"  /* name_place, before_c, post_store... */
 
+/* past max_events or max_bytes: Tracer._budget_hit (which removes the hook). 0, or -1 on error. */
+static int budget_check(Local *self) {
+    PyObject *reason = NULL;
+    if (PyList_GET_SIZE(self->events) >= self->max_events) {
+        reason = S_event_budget;
+    } else {
+        Py_ssize_t nb = PyLong_AsSsize_t(SLOT(self->tracer, T_n_bytes));
+        if (nb == -1 && PyErr_Occurred()) return -1;
+        if (nb >= self->max_bytes) reason = S_byte_budget;
+    }
+    if (reason != NULL) {
+        PyObject *r = PyObject_CallMethodOneArg(self->tracer, S_budget_hit, reason);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+    }
+    return 0;
+}
+
+/* tracer._event's end for a return (its changes are attached already): the rendered value, the
+   frame's depth entry dropped, the event. 0, or -1 on error. */
+static int return_event(Local *self, PyFrameObject *frame, PyObject *value) {
+    PyObject *fs = self->fs, *text;
+    int elided;
+    if (element_text(self, value ? value : Py_None, &text, &elided) < 0) return -1;
+    PyObject *id = PyLong_FromVoidPtr(frame);
+    if (id == NULL) { Py_DECREF(text); return -1; }
+    int rc = PyDict_DelItem(SLOT(self->tracer, T_depths), id);
+    Py_DECREF(id);
+    if (rc < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) { Py_DECREF(text); return -1; }
+        PyErr_Clear();
+    }
+    PyObject *step = PyLong_FromSsize_t(PyList_GET_SIZE(self->events));
+    PyObject *lineno = step ? PyLong_FromLong(PyFrame_GetLineNumber(frame)) : NULL;
+    PyObject *ev = lineno ? PyList_New(7) : NULL;
+    if (ev == NULL) { Py_XDECREF(step); Py_XDECREF(lineno); Py_DECREF(text); return -1; }
+    PyObject_GC_UnTrack(ev); /* see new_changes() */
+    Py_ssize_t nb = 32 + PyUnicode_GET_LENGTH(text);
+    PyList_SET_ITEM(ev, 0, step);
+    Py_INCREF(S_return); PyList_SET_ITEM(ev, 1, S_return);
+    PyList_SET_ITEM(ev, 2, lineno);
+    PyObject *func = SLOT(fs, F_func), *depth = SLOT(fs, F_depth);
+    Py_INCREF(func); PyList_SET_ITEM(ev, 3, func);
+    Py_INCREF(depth); PyList_SET_ITEM(ev, 4, depth);
+    Py_INCREF(NO_CHANGES); PyList_SET_ITEM(ev, 5, NO_CHANGES);
+    PyList_SET_ITEM(ev, 6, text); /* steals */
+    rc = PyList_Append(self->events, ev);
+    if (rc == 0) set_slot(fs, F_last, ev);
+    Py_DECREF(ev);
+    if (rc < 0 || add_bytes(self, nb) < 0) return -1;
+    return budget_check(self);
+}
+
 /* One event of this Local's frame. Returns 0 to keep tracing the frame, 1 to stop, -1 on error. */
 static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *arg) {
     if (PyObject_IsTrue(SLOT(self->tracer, T_stopped))) return 1;
     PyObject *fs = self->fs;
     PyObject *prev = SLOT(fs, F_prev_line);
     PyObject *pend = NULL; /* set: this event follows a pure element-store line (post_store) */
-    if (what != PyTrace_LINE || prev == Py_None) goto slow;
+    if ((what != PyTrace_LINE && what != PyTrace_RETURN) || prev == Py_None) goto slow;
     int ne = int_ne(SLOT(fs, F_xepoch), PyList_GET_ITEM(self->xepoch, 0));
     if (ne) goto slow_or_error;
     if (PyObject_IsTrue(SLOT(fs, F_globals_watched))) goto slow;
@@ -394,6 +447,8 @@ static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *ar
     }
     Py_CLEAR(changes);
 
+    if (what == PyTrace_RETURN) return return_event(self, frame, arg);
+
     /* ---- this line's own event */
     PyObject *lineno = PyLong_FromLong(PyFrame_GetLineNumber(frame));
     if (lineno == NULL) return -1;
@@ -461,20 +516,7 @@ static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *ar
     if (rc == 0) set_slot(fs, F_last, ev);
     Py_DECREF(ev);
     if (rc < 0 || add_bytes(self, 32) < 0) return -1;
-    PyObject *reason = NULL;
-    if (PyList_GET_SIZE(self->events) >= self->max_events) {
-        reason = S_event_budget;
-    } else {
-        Py_ssize_t nb = PyLong_AsSsize_t(SLOT(self->tracer, T_n_bytes));
-        if (nb == -1 && PyErr_Occurred()) return -1;
-        if (nb >= self->max_bytes) reason = S_byte_budget;
-    }
-    if (reason != NULL) {
-        PyObject *r = PyObject_CallMethodOneArg(self->tracer, S_budget_hit, reason);
-        if (r == NULL) return -1;
-        Py_DECREF(r);
-    }
-    return 0;
+    return budget_check(self);
 
 error_line:
     Py_DECREF(lineno);
@@ -639,6 +681,7 @@ static PyObject *configure(PyObject *mod, PyObject *args) {
     PyTypeObject *tracer, *fstate;
     if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &tracer, &PyType_Type, &fstate)) return NULL;
     if ((T_stopped = slot_offset(tracer, "stopped")) < 0 || (T_n_bytes = slot_offset(tracer, "n_bytes")) < 0 ||
+        (T_depths = slot_offset(tracer, "_depths")) < 0 ||
         (F_prev_line = slot_offset(fstate, "prev_line")) < 0 || (F_epoch = slot_offset(fstate, "epoch")) < 0 ||
         (F_xepoch = slot_offset(fstate, "xepoch")) < 0 ||
         (F_globals_watched = slot_offset(fstate, "globals_watched")) < 0 ||

@@ -312,10 +312,17 @@ class CodeInfo:
     `cross_lines`, and after one ran anywhere each frame rescans all its names once.
     """
 
-    __slots__ = ("stores", "always", "full_lines", "cross_lines", "fast")
+    __slots__ = ("stores", "always", "full_lines", "cross_lines", "fast", "order")
 
     def __init__(self, code):
         self.fast: dict = {}  # tracer._fasttrace's cache: line -> where its stored names live in the frame
+        # a function's variables in the frame's own order (arguments first, then locals, cells, free
+        # variables): the order a full scan reports them in, whatever order frame.f_locals' dict
+        # happens to have (its order depends on when it was refreshed); None for module code
+        self.order: tuple[str, ...] | None = None
+        if code.co_flags & 0x1:  # CO_OPTIMIZED
+            names = code.co_varnames
+            self.order = names + tuple(n for n in code.co_cellvars if n not in names) + code.co_freevars
         stores: dict[int | None, set[tuple[str, bool]]] = {}
         self.full_lines: set[int] = set()
         self.cross_lines: set[int] = set()

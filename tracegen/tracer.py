@@ -401,7 +401,14 @@ class Tracer:
         snap = fs.snap
         budget = self.repr_chars
         check_all = fs.epoch != self._epoch[0]
-        for name, v in loc.items():
+        items = loc.items()
+        order = fs.info.order
+        if order is not None:  # the frame's own order, not the dict's (it depends on refresh times)
+            items = [(n, loc[n]) for n in order if n in loc]
+            if len(items) != len(loc):  # names put into locals() by hand
+                known = set(order)
+                items += [(n, v) for n, v in loc.items() if n not in known]
+        for name, v in items:
             s = snap.get(name)
             if s is not None and s[0] is v and (s[2] or not check_all):
                 continue
