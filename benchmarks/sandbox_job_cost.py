@@ -52,7 +52,7 @@ def timed(name):
         finally:
             parts[name] = parts.get(name, 0.0) + time.process_time() - t
     setattr(worker, name, g)
-for name in ("_prepared", "_fork", "_collect", "_kill_leftovers"):
+for name in ("_prepared", "fork_quietly", "_collect", "_kill_leftovers"):
     timed(name)
 tmp = os.environ.get("JOB_TMP", "/tmp")
 out = {}
@@ -67,7 +67,7 @@ out["jobs"] = [b - a for a, b in zip(u0, usage())]
 out["parts"] = parts
 u0 = usage()
 for _ in range(len(jobs)):
-    pid = worker._fork()
+    pid = worker.fork_quietly()
     if pid == 0:
         os._exit(0)
     os.waitpid(pid, 0)
@@ -191,7 +191,7 @@ def main() -> int:
     print("-" * 76)
     print(f"{'worker (the forking process), per job':52s} {ms(jobs_cpu):11.2f} {jobs_flt / n:11.0f}")
     print(f"{'  analysing the program (lineinfo.Prepared)':52s} {ms(parts['_prepared']):11.2f}")
-    print(f"{'  the fork system call':52s} {ms(parts['_fork']):11.2f}")
+    print(f"{'  the fork system call':52s} {ms(parts['fork_quietly']):11.2f}")
     print(f"{'  waiting for and reading the result':52s} {ms(parts['_collect']):11.2f}")
     print(f"{'  killing leftovers':52s} {ms(parts['_kill_leftovers']):11.2f}")
     print(f"{'  the rest (files, protocol, reaping)':52s} {ms(rest):11.2f}")

@@ -12,7 +12,7 @@ import pytest
 from tracegen.records import Limits, Problem, Solution, Test
 from tracegen.runner import trace_one
 from tracegen.sandbox import Sandbox, _memory_tmp, resolve_mode
-from tracegen.worker import remove_workdir
+from tracegen.processes import remove_workdir
 
 MODES = ["rlimit"] + (["bwrap"] if resolve_mode("auto") == "bwrap" else [])
 LIMITS = Limits(timeout_s=5, memory_mb=512)

@@ -14,7 +14,6 @@ Protocol on stdin/stdout: each message is a 4-byte big-endian length then that m
 from __future__ import annotations
 
 import atexit
-import ctypes
 import gc
 import json
 import os
@@ -23,7 +22,6 @@ import select
 import signal
 import struct
 import sys
-import threading
 import time
 from typing import Any
 
@@ -31,6 +29,7 @@ from typing import Any
 from . import harness  # noqa: F401
 from .harness import buffer_allowance, real_std_streams, result_bytes, run_job
 from .lineinfo import Prepared
+from .processes import become_subreaper, children_left, fork_quietly, kill_uid, read_capped, remove_workdir
 from .tracer import USER_FILENAME
 
 NOBODY = 65534
@@ -67,7 +66,7 @@ _env_is_childs = False  # main(): os.environ is CHILD_ENV already
 def main() -> None:
     global _jailed, _env_is_childs, _subreaper
     _jailed = bool(os.environ.get("SELFEXEC_JAILED"))
-    _subreaper = _jailed and _become_subreaper()
+    _subreaper = _jailed and become_subreaper()
     if not _jailed:
         # In the jail the interpreter's files stay readable after the drop; elsewhere they may not.
         for name in PRELOAD:
@@ -119,7 +118,7 @@ def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[st
         prepared = _prepared(job["code"])
         r, w = os.pipe()
         t0 = time.monotonic()
-        pid = _fork()
+        pid = fork_quietly()
         if pid == 0:  # the child: never returns
             _child(job, workdir, drop, w, prepared, (stdin_fd, out_fd, err_fd, r))
         os.close(w)
@@ -129,8 +128,8 @@ def run_in_child(job: dict[str, Any], workdir: str, drop: bool) -> tuple[dict[st
         _kill_leftovers(pid, drop)
         wall_ms = (time.monotonic() - t0) * 1000
         # fd 2 stays write-only, as a shell's `2> file` gives it: read by name, when not empty
-        stderr = _read_capped(err_path, 8000) if os.fstat(err_fd).st_size else ""
-        stdout = _read_capped(out_fd, job["max_stdout_bytes"])
+        stderr = read_capped(err_path, 8000) if os.fstat(err_fd).st_size else ""
+        stdout = read_capped(out_fd, job["max_stdout_bytes"])
     finally:
         for fd in fds:
             os.close(fd)
@@ -174,60 +173,6 @@ def _devnull() -> int:
     if not _DEVNULL:
         _DEVNULL.append(os.open(os.devnull, os.O_RDONLY))
     return _DEVNULL[0]
-
-
-# The files a job's directory holds that the worker made (the program may add others).
-JOB_FILES = ("stdin.txt", "fd1.txt", "stderr.txt")
-
-
-def remove_workdir(workdir: str) -> None:
-    """Remove a job's directory: our files, then the directory; a tree walk (shutil.rmtree,
-    about a millisecond here) only when the program left files of its own."""
-    for name in JOB_FILES:
-        try:
-            os.unlink(os.path.join(workdir, name))
-        except OSError:
-            pass  # not made (stdin of a function call), or the program replaced it
-    try:
-        os.rmdir(workdir)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _libc_fork():
-    try:
-        if sys.implementation.name != "cpython":
-            return None
-        fork = ctypes.PyDLL(None, use_errno=True).fork  # PyDLL: the GIL stays held across the call
-        fork.restype, fork.argtypes = ctypes.c_int, []
-        return fork
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC_FORK = _libc_fork()
-
-
-def _fork() -> int:
-    """os.fork() without the interpreter's at-fork callbacks, when this process runs one thread.
-
-    The callbacks registered here are threading's (rebuilds its thread table and locks for the
-    child of a threaded process) and random's (reseeds from the OS; harness.run_job seeds
-    random with 0 anyway). A single-threaded process has nothing for them to repair, yet
-    running them writes to ~180 pages that the child must then copy: 0.7-0.9 ms of a child's
-    CPU per job in this VM (224 -> 44 page faults for a bare fork and exit). A process that
-    runs threads forks with os.fork() as before."""
-    if _LIBC_FORK is None or threading.active_count() != 1:
-        return os.fork()
-    pid = _LIBC_FORK()
-    if pid < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return pid
 
 
 _PREPARED: dict[str, Prepared] = {}
@@ -379,75 +324,19 @@ def _kill_leftovers(pid: int, drop: bool) -> None:
     if not drop or not _jailed:
         return
     if not _subreaper:
-        _kill_sandbox_uid()
-        _children_left()  # reap what has exited
+        kill_uid(NOBODY)
+        children_left()  # reap what has exited
         return
     # As the subreaper, each process the program left is (or becomes) our child: usually there is
     # none, which one waitpid tells (a scan of /proc costs ~0.2 ms a job); else kill them all and
     # reap them, in rounds (a fork bomb forks between a scan and its kills) until none is left.
     deadline = time.monotonic() + 2.0
-    while _children_left() and time.monotonic() < deadline:
-        _kill_sandbox_uid()
+    while children_left() and time.monotonic() < deadline:
+        kill_uid(NOBODY)
         time.sleep(0.002)
 
 
-def _kill_sandbox_uid() -> None:
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid == NOBODY:
-                os.kill(int(entry), signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            pass
-
-
-def _become_subreaper() -> bool:
-    """Make this process the one that orphans of its descendants are handed to (Linux's
-    PR_SET_CHILD_SUBREAPER), so that `_children_left` sees every process a program left behind,
-    however it detached itself (setsid, double fork)."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # 36: PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
-
-
-def _children_left() -> bool:
-    """Reap what has exited; whether any descendant is still alive. As a subreaper, every living
-    descendant has a chain of living parents up to us, so some child of ours is alive."""
-    try:
-        while True:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                return True
-    except ChildProcessError:
-        return False
-
-
-_subreaper = False  # main(): set when _become_subreaper() worked
-
-
-def _read_capped(file: int | str, cap: int) -> str:
-    """The first `cap` bytes of a file (a path, or a descriptor read from offset 0), decoded.
-    (os.read(fd, cap) would allocate all of `cap` first: 4 MB per job for a few bytes.)"""
-    chunks: list[bytes] = []
-    pos = 0
-    try:
-        fd = os.open(file, os.O_RDONLY) if isinstance(file, str) else file
-    except OSError:
-        return ""
-    try:
-        while pos < cap:
-            chunk = os.pread(fd, min(cap - pos, 1 << 16), pos)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            pos += len(chunk)
-    except OSError:
-        pass
-    finally:
-        if fd is not file:
-            os.close(fd)
-    return b"".join(chunks).decode("utf-8", errors="replace")
+_subreaper = False  # main(): set when become_subreaper() worked
 
 
 def _classify(data: bytes, wstatus: int, timed_out: bool, too_big: bool, job: dict,
