@@ -36,7 +36,7 @@ static Py_ssize_t T_stopped = -1, T_n_bytes = -1, T_depths = -1;
 static Py_ssize_t F_prev_line = -1, F_epoch = -1, F_xepoch = -1, F_globals_watched = -1, F_last = -1,
                   F_pend = -1, F_keys = -1, F_conts = -1, F_snap = -1, F_func = -1, F_depth = -1, F_info = -1;
 static PyObject *S_line, *S_call, *S_return, *S_exception, *S_deleted, *S_event_budget, *S_byte_budget,
-    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late, *S_op, *S_set, *S_keys, *S_name, *S_const, *S_dunder;
+    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late, *S_op, *S_set, *S_keys, *S_name, *S_const, *S_dunder, *S_local_function, *S_order, *S_global_prefix;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -274,6 +274,11 @@ static int atoms_only(PyObject *names, PyObject *snap) {
 
 static int call_slow(Local *self, PyFrameObject *frame, PyObject *what, PyObject *arg) {
     n_slow_events++;
+    if (self->slow == Py_None) { /* built on first use: Tracer._local_function(fs) */
+        PyObject *fn = PyObject_CallMethodOneArg(self->tracer, S_local_function, self->fs);
+        if (fn == NULL) return -1;
+        Py_SETREF(self->slow, fn);
+    }
     PyObject *r = PyObject_CallFunctionObjArgs(self->slow, (PyObject *)frame, what, arg ? arg : Py_None, NULL);
     if (r == NULL) return -1;
     int clear = r == Py_None;
@@ -346,19 +351,107 @@ static int return_event(Local *self, PyFrameObject *frame, PyObject *value) {
     return budget_check(self);
 }
 
+/* tracer._diff when it scans every name of a function's frame (its first line, or after another
+   frame rebound one of its names): tracer._scan_all in the frame's own order (CodeInfo.order), then
+   the epochs. Appends to *changes. 1 done, 0 left to Python (module code, a pending element store,
+   a name this file does not read, names put into locals() by hand), -1 on error. */
+static int scan_all(Local *self, PyFrameObject *frame, PyObject **changes) {
+    PyObject *fs = self->fs, *snap = SLOT(fs, F_snap);
+    if (SLOT(fs, F_pend) != Py_None || !(frame->f_frame->f_code->co_flags & CO_OPTIMIZED)) return 0;
+    PyObject *order = PyObject_GetAttr(SLOT(fs, F_info), S_order);
+    if (order == NULL) return -1;
+    int rc = 0;
+    PyObject *places = NULL, *keys = NULL;
+    if (!PyTuple_CheckExact(order)) goto done;
+    Py_ssize_t n = PyTuple_GET_SIZE(order);
+    if ((places = PyList_New(n)) == NULL) { rc = -1; goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t p = name_place(self, frame, PyTuple_GET_ITEM(order, i));
+        if (p == -4) { rc = -1; goto done; }
+        if (p < 0 && p > -10) goto done; /* not a plain local, cell or free variable */
+        PyObject *pl = PyLong_FromSsize_t(p);
+        if (pl == NULL) { rc = -1; goto done; }
+        PyList_SET_ITEM(places, i, pl);
+    }
+    PyObject *loc = frame->f_frame->f_locals; /* names put there by hand stay in it: Python's path */
+    if (loc != NULL) {
+        if (!PyDict_CheckExact(loc)) goto done;
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(loc, &pos, &key, &value)) {
+            int known = PySequence_Contains(order, key);
+            if (known < 0) { rc = -1; goto done; }
+            if (!known) goto done;
+        }
+    }
+    int check_all = int_ne(SLOT(fs, F_epoch), PyList_GET_ITEM(self->epoch, 0));
+    if (check_all < 0) { rc = -1; goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyTuple_GET_ITEM(order, i);
+        PyObject *v = local_value(frame, PyLong_AsSsize_t(PyList_GET_ITEM(places, i)), name);
+        if (v == NULL) continue;
+        PyObject *s = PyDict_GetItemWithError(snap, name);
+        if (s == NULL && PyErr_Occurred()) { rc = -1; goto done; }
+        if (s != NULL && PyTuple_GET_ITEM(s, 0) == v && (PyTuple_GET_ITEM(s, 2) == Py_True || !check_all)) continue;
+        Py_XINCREF(s);
+        Py_INCREF(v);
+        int r = check_one(self, name, v, s, snap, changes);
+        Py_DECREF(v);
+        Py_XDECREF(s);
+        if (r < 0) { rc = -1; goto done; }
+    }
+    /* names of the snapshot no longer bound: deleted (the "global X" entries are not names) */
+    if ((keys = PyDict_Keys(snap)) == NULL) { rc = -1; goto done; }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *name = PyList_GET_ITEM(keys, i);
+        if (PyUnicode_Tailmatch(name, S_global_prefix, 0, 7, -1)) continue;
+        Py_ssize_t p = name_place(self, frame, name);
+        if (p == -4) { rc = -1; goto done; }
+        if (p == -2 || p == -3) { PyErr_SetString(PyExc_RuntimeError, "scan_all: a name out of place"); rc = -1; goto done; }
+        if (local_value(frame, p, name) != NULL) continue;
+        if (PyDict_DelItem(snap, name) < 0 || PySet_Discard(SLOT(fs, F_conts), name) < 0) { rc = -1; goto done; }
+        if (*changes == NULL && (*changes = new_changes()) == NULL) { rc = -1; goto done; }
+        PyObject *c = PyTuple_Pack(3, name, S_deleted, Py_False);
+        if (c == NULL || PyList_Append(*changes, c) < 0) { Py_XDECREF(c); rc = -1; goto done; }
+        PyObject_GC_UnTrack(c);
+        Py_DECREF(c);
+    }
+    set_slot(fs, F_epoch, PyList_GET_ITEM(self->epoch, 0));
+    set_slot(fs, F_xepoch, PyList_GET_ITEM(self->xepoch, 0));
+    rc = 1;
+done:
+    Py_DECREF(order);
+    Py_XDECREF(places);
+    Py_XDECREF(keys);
+    return rc;
+}
+
 /* One event of this Local's frame. Returns 0 to keep tracing the frame, 1 to stop, -1 on error. */
 static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *arg) {
     if (PyObject_IsTrue(SLOT(self->tracer, T_stopped))) return 1;
     PyObject *fs = self->fs;
     PyObject *prev = SLOT(fs, F_prev_line);
     PyObject *pend = NULL; /* set: this event follows a pure element-store line (post_store) */
-    if ((what != PyTrace_LINE && what != PyTrace_RETURN) || prev == Py_None) goto slow;
+    PyObject *changes = NULL;
+    Py_ssize_t extra = 0;
+    int scan = what == PyTrace_LINE && prev == Py_None; /* tracer._diff's full scan (_scan_all) */
+    if (!scan && ((what != PyTrace_LINE && what != PyTrace_RETURN) || prev == Py_None)) goto slow;
     int ne = int_ne(SLOT(fs, F_xepoch), PyList_GET_ITEM(self->xepoch, 0));
-    if (ne) goto slow_or_error;
+    if (ne < 0) return -1;
+    if (ne) {
+        if (what != PyTrace_LINE) goto slow;
+        scan = 1;
+    }
     if (PyObject_IsTrue(SLOT(fs, F_globals_watched))) goto slow;
-    if (self->out != Py_None) {
+    if (self->out != Py_None && prev != Py_None) {
         ne = set_contains(self->output, prev);
         if (ne) goto slow_or_error;
+    }
+    if (scan) {
+        ne = scan_all(self, frame, &changes);
+        if (ne <= 0) { if (ne < 0) goto error; goto slow; }
+        n_fast_events++;
+        goto attach;
     }
     ne = int_ne(SLOT(fs, F_epoch), PyList_GET_ITEM(self->epoch, 0));
     if (ne < 0) return -1;
@@ -386,9 +479,8 @@ static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *ar
 
     /* ---- the names the previous line stores (tracer.py `local` and `_diff`, same order) */
     n_fast_events++;
-    PyObject *changes = NULL;
     PyObject *snap = SLOT(fs, F_snap);
-    Py_ssize_t n = PyTuple_GET_SIZE(slots), extra = 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(slots);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *pair = PyTuple_GET_ITEM(slots, i);
         PyObject *name = PyTuple_GET_ITEM(pair, 0);
@@ -422,6 +514,7 @@ static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *ar
         extra = post_store(self, frame, pend, &changes);
         if (extra < 0) goto error;
     }
+attach:
     if (changes != NULL && PyList_GET_SIZE(changes)) {
         Py_ssize_t nb = extra, m = PyList_GET_SIZE(changes);
         for (Py_ssize_t j = 0; j < m; j++) {
@@ -716,7 +809,8 @@ PyMODINIT_FUNC PyInit__fasttrace(void) {
     INTERN(S_event_budget, "event_budget"); INTERN(S_byte_budget, "byte_budget");
     INTERN(S_f_locals, "f_locals"); INTERN(S_f_globals, "f_globals"); INTERN(S_budget_hit, "_budget_hit");
     INTERN(S_fast, "fast"); INTERN(S_base, "base"); INTERN(S_op, "op"); INTERN(S_set, "set");
-    INTERN(S_keys, "keys"); INTERN(S_name, "name"); INTERN(S_const, "const"); INTERN(S_dunder, "__");
+    INTERN(S_keys, "keys"); INTERN(S_name, "name"); INTERN(S_const, "const"); INTERN(S_dunder, "__"); INTERN(S_local_function, "_local_function");
+    INTERN(S_order, "order"); INTERN(S_global_prefix, "global ");
     INTERN(S_one_name, "one_name"); INTERN(S_late, "late");
     if ((NO_CHANGES = PyTuple_New(0)) == NULL || (ONE = PyLong_FromLong(1)) == NULL) return NULL;
     Py_INCREF(&LocalType);

@@ -176,6 +176,18 @@ class Tracer:
         return depth
 
     def _make_local(self, fs: _FrameState) -> Callable:
+        if self._hook is not None:
+            # `_local_function`'s function, its hot path in C; the C object builds the Python
+            # function only if it meets an event it leaves to Python (most frames never do)
+            return _fasttrace.Local(self, fs, None, fs.info.stores, self._mutating, self._elements,
+                                    fs.info.cross_lines, fs.info.full_lines, self._output_lines, self._epoch,
+                                    self._xepoch, self.events, self.stdout, self._check, elements_before,
+                                    self.repr_chars, self.max_events, self.max_bytes, self._pure_stores, render,
+                                    self._counters)
+        return self._local_function(fs)
+
+    def _local_function(self, fs: _FrameState) -> Callable:
+        """The frame's line hook (also what _fasttrace.c calls for the events it leaves to Python)."""
         event_fn = self._event
         check = self._check
         stores_get = fs.info.stores.get
@@ -259,10 +271,6 @@ class Tracer:
                 self._budget_hit("byte_budget")
             return local
 
-        if self._hook is not None:  # the same function, its hot path in C (it calls `local` for the rest)
-            return _fasttrace.Local(self, fs, local, fs.info.stores, mutating, elements, cross, full, output,
-                                    epoch, xepoch, events, out, check, elements_before, budget, max_events,
-                                    max_bytes, self._pure_stores, render, counters)
         return local
 
     def _event(self, frame, fs: _FrameState, kind: str, value: Any) -> None:
