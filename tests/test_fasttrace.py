@@ -123,6 +123,21 @@ EXTRA = {
     # changes in the frame's own order (its f_locals dict has another order on each path)
     "scan_order": ("function", "def f(n):\n    b = 0\n    a = 0\n    def inner():\n        nonlocal a, b\n"
                    "        b = n\n        a = n + 1\n    inner()\n    return a + b\n", "5", "f"),
+    "memo_tuple_keys": ("function", textwrap.dedent("""\
+        memo = {}
+        def best(r, c, n):
+            if (r, c) in memo:
+                return memo[(r, c)]
+            if r == n or c == n:
+                res = r + c
+            else:
+                res = min(best(r + 1, c, n), best(r, c + 1, n)) + 1
+            memo[(r, c)] = res
+            memo[(r, 'seen')] = True
+            return res
+        def f(n):
+            return best(0, 0, n), len(memo)
+        """), "6", "f"),
     "table_dp": ("function", textwrap.dedent("""\
         def f(n):
             dp = [[0] * (n + 1) for _ in range(n + 1)]

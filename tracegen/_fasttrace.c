@@ -36,7 +36,7 @@ static Py_ssize_t T_stopped = -1, T_n_bytes = -1, T_depths = -1;
 static Py_ssize_t F_prev_line = -1, F_epoch = -1, F_xepoch = -1, F_globals_watched = -1, F_last = -1,
                   F_pend = -1, F_keys = -1, F_conts = -1, F_snap = -1, F_func = -1, F_depth = -1, F_info = -1;
 static PyObject *S_line, *S_call, *S_return, *S_exception, *S_deleted, *S_event_budget, *S_byte_budget,
-    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late, *S_op, *S_set, *S_keys, *S_name, *S_const, *S_dunder, *S_local_function, *S_order, *S_global_prefix;
+    *S_f_locals, *S_f_globals, *S_budget_hit, *NO_CHANGES, *S_fast, *ONE, *S_base, *S_one_name, *S_late, *S_op, *S_set, *S_keys, *S_name, *S_const, *S_dunder, *S_local_function, *S_order, *S_global_prefix, *S_tuple;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -463,7 +463,7 @@ static int local_event(Local *self, PyFrameObject *frame, int what, PyObject *ar
         Py_DECREF(mine);
         if (ne) goto slow_or_error;
         pend = SLOT(fs, F_pend);
-        if (pend == Py_None || PySet_GET_SIZE(SLOT(fs, F_conts)) == 0) goto slow;
+        if (pend == Py_None) goto slow;
         ne = set_contains(self->pure_stores, prev);
         if (ne <= 0) { if (ne < 0) return -1; goto slow; }
         ne = post_store_ok(self, frame, pend, SLOT(fs, F_conts));
@@ -810,7 +810,7 @@ PyMODINIT_FUNC PyInit__fasttrace(void) {
     INTERN(S_f_locals, "f_locals"); INTERN(S_f_globals, "f_globals"); INTERN(S_budget_hit, "_budget_hit");
     INTERN(S_fast, "fast"); INTERN(S_base, "base"); INTERN(S_op, "op"); INTERN(S_set, "set");
     INTERN(S_keys, "keys"); INTERN(S_name, "name"); INTERN(S_const, "const"); INTERN(S_dunder, "__"); INTERN(S_local_function, "_local_function");
-    INTERN(S_order, "order"); INTERN(S_global_prefix, "global ");
+    INTERN(S_order, "order"); INTERN(S_global_prefix, "global "); INTERN(S_tuple, "tuple");
     INTERN(S_one_name, "one_name"); INTERN(S_late, "late");
     if ((NO_CHANGES = PyTuple_New(0)) == NULL || (ONE = PyLong_FromLong(1)) == NULL) return NULL;
     Py_INCREF(&LocalType);

@@ -91,6 +91,14 @@ static int element_text(Local *self, PyObject *v, PyObject **text, int *elided) 
    ("const", int or str): `dp[i] = v`, `dp[i][j] = v`, `a[0] = v`. Gives the base and the key
    expressions (borrowed: the store keeps them) and whether it is a one_name store; 0 for any
    other store. */
+/* 1: ("name", n) or ("const", int or str); 0: anything else */
+static int simple_key(PyObject *e) {
+    if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(e, 0))) return 0;
+    PyObject *tag = PyTuple_GET_ITEM(e, 0), *arg = PyTuple_GET_ITEM(e, 1);
+    if (PyUnicode_Compare(tag, S_name) == 0) return PyUnicode_CheckExact(arg);
+    return PyUnicode_Compare(tag, S_const) == 0 && (PyLong_CheckExact(arg) || PyUnicode_CheckExact(arg));
+}
+
 static int simple_store_uncached(PyObject *st, PyObject **base, PyObject **keys, int *one) {
     PyObject *late = PyObject_GetAttr(st, S_late), *op = NULL, *o = NULL, *b = NULL, *k = NULL;
     int ok = 0;
@@ -101,13 +109,15 @@ static int simple_store_uncached(PyObject *st, PyObject **base, PyObject **keys,
     if ((k = PyObject_GetAttr(st, S_keys)) == NULL) { ok = -1; goto done; }
     if (!PyTuple_CheckExact(k) || PyTuple_GET_SIZE(k) == 0) goto done;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(k); i++) {
-        PyObject *e = PyTuple_GET_ITEM(k, i);
-        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(e, 0))) goto done;
-        PyObject *tag = PyTuple_GET_ITEM(e, 0), *arg = PyTuple_GET_ITEM(e, 1);
-        if (PyUnicode_Compare(tag, S_name) == 0) {
-            if (!PyUnicode_CheckExact(arg)) goto done;
-        } else if (PyUnicode_Compare(tag, S_const) != 0 || !(PyLong_CheckExact(arg) || PyUnicode_CheckExact(arg))) {
-            goto done;
+        int atom = simple_key(PyTuple_GET_ITEM(k, i));
+        if (atom == 0) {  /* ("tuple", parts): `memo[(r, c)] = v`, parts simple */
+            PyObject *e = PyTuple_GET_ITEM(k, i);
+            if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(e, 0)) ||
+                PyUnicode_Compare(PyTuple_GET_ITEM(e, 0), S_tuple) != 0 || !PyTuple_CheckExact(PyTuple_GET_ITEM(e, 1)))
+                goto done;
+            PyObject *parts = PyTuple_GET_ITEM(e, 1);
+            for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(parts); j++)
+                if (simple_key(PyTuple_GET_ITEM(parts, j)) != 1) goto done;
         }
     }
     if ((o = PyObject_GetAttr(st, S_one_name)) == NULL || (b = PyObject_GetAttr(st, S_base)) == NULL) {
@@ -146,22 +156,42 @@ static int simple_store(Local *self, PyObject *st, PyObject **base, PyObject **k
     return 1;
 }
 
+/* One key's value (new reference): an int or str for a simple key, a tuple of them for a tuple
+   key; Py_None (borrowed) when it is no such value or lives where this file does not read. */
+static PyObject *key_value(Local *self, PyFrameObject *frame, PyObject *e) {
+    PyObject *arg = PyTuple_GET_ITEM(e, 1);
+    if (PyUnicode_Compare(PyTuple_GET_ITEM(e, 0), S_tuple) == 0) {
+        PyObject *out = PyTuple_New(PyTuple_GET_SIZE(arg));
+        if (out == NULL) return NULL;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(arg); j++) {
+            PyObject *v = key_value(self, frame, PyTuple_GET_ITEM(arg, j));
+            if (v == NULL || v == Py_None) { Py_DECREF(out); return v; }
+            PyTuple_SET_ITEM(out, j, v);
+        }
+        return out;
+    }
+    PyObject *v = arg;
+    if (PyUnicode_Compare(PyTuple_GET_ITEM(e, 0), S_name) == 0) {
+        Py_ssize_t p = name_place(self, frame, arg);
+        if (p == -4) return NULL;
+        if (p == -2) return Py_None;
+        v = lookup(self, frame, p, arg);
+        if (v == NULL && PyErr_Occurred()) return NULL;
+        if (v == NULL || !(PyLong_CheckExact(v) || PyUnicode_CheckExact(v))) return Py_None;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
 /* The keys' values (a new list of ints and strings), or Py_None (borrowed) when one is not such a
    value or lives where this file does not read (the caller leaves the line to Python). */
 static PyObject *key_values(Local *self, PyFrameObject *frame, PyObject *keys) {
     PyObject *out = PyList_New(PyTuple_GET_SIZE(keys));
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
-        PyObject *e = PyTuple_GET_ITEM(keys, i), *arg = PyTuple_GET_ITEM(e, 1), *v = arg;
-        if (PyUnicode_Compare(PyTuple_GET_ITEM(e, 0), S_name) == 0) {
-            Py_ssize_t p = name_place(self, frame, arg);
-            if (p == -4) goto error;
-            if (p == -2) goto other;
-            v = lookup(self, frame, p, arg);
-            if (v == NULL && PyErr_Occurred()) goto error;
-            if (v == NULL || !(PyLong_CheckExact(v) || PyUnicode_CheckExact(v))) goto other;
-        }
-        Py_INCREF(v);
+        PyObject *v = key_value(self, frame, PyTuple_GET_ITEM(keys, i));
+        if (v == NULL) goto error;
+        if (v == Py_None) goto other;
         PyList_SET_ITEM(out, i, v);
     }
     return out;
