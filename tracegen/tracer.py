@@ -1,5 +1,9 @@
 """Our own sys.settrace instrumenter: line-level events of the user's code with state diffs.
 
+Where the optional C extension is built (tracegen/_fasttrace.c), the same hook is installed with
+PyEval_SetTrace and most events are handled in C; the rest go to the Python functions below, which
+share all state with it, so the events are the same either way (tests/test_fasttrace.py).
+
 Conventions (the narrators and the verifier rely on them):
 - Only frames whose code was compiled with filename USER_FILENAME are traced; library frames cost
   one cheap call event and are then left alone.
