@@ -113,6 +113,16 @@ def test_a_program_inspecting_its_streams_prints_the_same_traced(sb, tmp_path):
     assert not [v for v in values if "Captured" in v or "tracegen" in v or "selfexec" in v]
 
 
+def test_a_program_importing_all_of_sys_sees_no_harness(sb):
+    """`from sys import *` (a CodeContests idiom) puts sys.argv and sys.orig_argv in the trace: they
+    are the command line of `python3 main.py`, not the sandbox worker's."""
+    t = trace(sb, "from sys import *\nprint(argv[0], len(orig_argv))\n", "")
+    assert t.status == "ok" and t.stdout == "main.py 2\n"
+    values = [c["value"] for e in t.events for c in e["changes"]]
+    assert "['main.py']" in values
+    assert not [v for v in values if "Captured" in v or "tracegen" in v or "selfexec" in v or "worker" in v]
+
+
 def test_crlf_and_lone_cr_inputs_reach_the_program_untranslated(sb, tmp_path):
     code = "n = int(input())\nfor _ in range(n):\n    s = input()\n    print(len(s), repr(s))\n"
     for text in ("2\r\nab\r\ncd\r\n", "2\nab\rcd\nef", "1\nx"):

@@ -219,6 +219,10 @@ def _child(job: dict[str, Any], workdir: str, drop: bool, w: int, prepared: Prep
             os.environ.update(CHILD_ENV)
         os.environ["HOME"] = workdir
         real_std_streams()
+        # the command line plain `python3 main.py < in.txt` has: the worker's own (its path,
+        # `-m tracegen.worker`) would show in the traces of `from sys import *` programs
+        sys.argv[:] = ["main.py"]
+        sys.orig_argv[:] = ["python3", "main.py"]
         # exit handlers inherited from the forking process (pytest's, torch's in tests and
         # benchmarks) are not the program's: its exit must run only what it registers itself
         atexit._clear()
