@@ -293,9 +293,11 @@ class _Prose:
         if nxt is None or nxt.kind != "event":
             return
         nev = self.ev[nxt.idx]
+        if st.body[0] <= n:
+            # body on the header's own line (`if x: return y`): neither the next line nor a return
+            # tells the branch (the return may be the body's own)
+            return
         if nev["event"] == "line":
-            if st.body[0] <= n:
-                return  # body on the header's own line: the next line does not tell the branch
             taken = st.body[0] <= nev["lineno"] <= st.body[1]
         elif nev["event"] == "return":
             taken = False  # a taken branch would show one of its own lines before the return
