@@ -27,37 +27,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-# the acceptance check's knapsack (../shared/acceptance/lib/overhead_problems.py), 0.7M events
-ACCEPTANCE_DP = '''import sys
-def main():
-    data = sys.stdin.read().split()
-    n, cap = int(data[0]), int(data[1])
-    items = [(int(data[2 + 2 * i]), int(data[3 + 2 * i])) for i in range(n)]
-    prev = [0] * (cap + 1)
-    for w, v in items:
-        cur = prev[:]
-        for c in range(w, cap + 1):
-            cand = prev[c - w] + v
-            if cand > cur[c]:
-                cur[c] = cand
-        prev = cur
-    print(prev[cap])
-main()
-'''
-
-
-def acceptance_input() -> str:
-    import random
-
-    rng = random.Random(7)
-    n, cap = 800, 300
-    return f"{n} {cap}\n" + "\n".join(f"{rng.randint(1, 40)} {rng.randint(1, 100)}" for _ in range(n)) + "\n"
-
-
 def programs(names: list[str], scale: float) -> dict[str, tuple[str, str]]:
     from cp_programs import PROGRAMS
+    from tracer_cli import DP, knapsack_input  # the acceptance check's knapsack, 0.7M events
 
-    out = {"acceptance_dp": (ACCEPTANCE_DP, acceptance_input())}
+    out = {"acceptance_dp": (DP, knapsack_input())}
     for p in PROGRAMS:
         out[p.name] = (p.source, p.gen(int(p.full * scale)))
     return {k: v for k, v in out.items() if not names or k in names}
