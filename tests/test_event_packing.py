@@ -17,7 +17,8 @@ from tracegen.event_columns import HEADER, SHORT_TRACE, pack_py, to_columns, to_
 from tracegen.records import Limits, Problem, Solution, Test
 from tracegen.runner import trace_one
 from tracegen.sandbox import Sandbox
-from tracegen.tracer import Tracer, effects_at, event_dict
+from tracegen.event_dicts import effects_at, event_dict
+from tracegen.tracer import Tracer
 
 PROGRAM = '''
 def f(n):

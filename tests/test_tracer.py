@@ -239,7 +239,8 @@ def test_packed_events_give_the_same_events_as_dicts():
     and the plain one give identical events (tests/test_event_packing.py: the C and Python packers)."""
     from tracegen.event_arrow import ArrowEvents, from_packed
     from tracegen.event_columns import pack, to_columns, to_rows
-    from tracegen.tracer import Tracer, effects_at
+    from tracegen.event_dicts import effects_at
+    from tracegen.tracer import Tracer
 
     for kind, code, test_input, entry in TRICKY.values():
         if kind != "function":

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from .event_columns import EVENT_FIELDS, FIELDS, layout, to_rows
 from .records import CHANGE_TYPE, EVENT_TYPE
-from .tracer import event_dict
+from .event_dicts import event_dict
 
 
 class MalformedEvents(ValueError):

@@ -15,7 +15,7 @@ costs of a blob (30 buffers to frame, check and wrap) outweigh what it saves.
 Blob: b"SXEV", u32 n (events), u32 m (changes), u32 len(BUFFERS), one u32 length per buffer, then
 the buffers in BUFFERS order, each padded to 8 bytes. Little-endian. An empty validity buffer
 means no nulls. A variable's change has base == name (written out), old null; the step of an
-event is its index; effects_at is computed here (tracer.effects_at: a call's changes take effect
+event is its index; effects_at is computed here (event_dicts.effects_at: a call's changes take effect
 at once, any other event's at its frame's next event).
 
 The whole result the child sends (`payload_head`, then `pack`): b"\\0SX1", u32 length of the
@@ -69,7 +69,7 @@ def pack(events: list, prefix: bytes = b"") -> bytes:
 
 def pack_py(events: list, prefix: bytes = b"") -> bytes:
     """The pure-Python packer: the same bytes as _packcols.pack."""
-    from .tracer import effects_at
+    from .event_dicts import effects_at
 
     changes = [c for e in events for c in e[5]]
     cols = [[e[1] for e in events], [e[2] for e in events], [e[3] for e in events],

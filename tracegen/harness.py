@@ -26,7 +26,8 @@ from typing import Any
 
 from . import event_columns
 from .lineinfo import Prepared
-from .tracer import USER_FILENAME, Tracer, effects_at
+from .event_dicts import effects_at
+from .tracer import USER_FILENAME, Tracer
 
 RETURN_REPR_CAP = 100_000
 # The most bytes of events (as the tracer counts them) one run records: packed (event_columns),

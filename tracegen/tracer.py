@@ -32,6 +32,7 @@ from typing import Any, Callable
 from .elements import after as elements_after
 from .elements import before as elements_before
 from .elements import stored_into
+from .event_dicts import effects_at, event_dict
 from .lineinfo import CodeInfo, Prepared
 from .render import ATOM_TYPES, SKIP_TYPES, render, same_visible, visible_key
 
@@ -501,36 +502,3 @@ def _safe_str(exc: BaseException) -> str:
         return str(exc)
     except BaseException:
         return "<unprintable>"
-
-
-def effects_at(events: list) -> list[int]:
-    """For each event, the step at which its changes take effect: a call's at once, any other
-    event's at the next event of its frame, which is the next one no deeper than it (the events
-    in between are the calls it made); len(events) when the program ended first."""
-    n = len(events)
-    out = [n] * n
-    waiting: list[int] = []  # events whose frame has not had its next event yet, depths rising
-    for i, e in enumerate(events):
-        d = e[4]
-        while waiting and events[waiting[-1]][4] >= d:
-            out[waiting.pop()] = i
-        if e[1] == "call":
-            out[i] = i
-        else:
-            waiting.append(i)
-    return out
-
-
-def change_dict(c) -> dict[str, Any]:
-    """A change tuple as the Trace change struct: a variable's has base == name and no old."""
-    if len(c) == 3:
-        return {"name": c[0], "value": c[1], "elided": c[2], "base": c[0], "old": None}
-    return {"name": c[0], "value": c[1], "elided": c[2], "base": c[3], "old": c[4]}
-
-
-def event_dict(e: list) -> dict[str, Any]:
-    """One compact event (events_compact) as the Trace.events struct."""
-    step, kind, lineno, func, depth, changes, value = e[:7]
-    return {"step": step, "event": kind, "lineno": lineno, "func": func, "depth": depth,
-            "changes": [change_dict(c) for c in changes], "value": value,
-            "effects_at": e[7] if len(e) > 7 else step + 1}
