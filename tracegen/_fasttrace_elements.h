@@ -278,6 +278,17 @@ error:
     return NULL;
 }
 
+/* out.append((name + suffix, text, elided, name, old)): one element change (untracked, see new_changes) */
+static int append_change(PyObject *out, PyObject *name, PyObject *suffix, PyObject *text, int elided, PyObject *old) {
+    PyObject *path = PyUnicode_Concat(name, suffix);
+    PyObject *c = path ? PyTuple_Pack(5, path, text, elided ? Py_True : Py_False, name, old) : NULL;
+    Py_XDECREF(path);
+    if (c == NULL || PyList_Append(out, c) < 0) { Py_XDECREF(c); return -1; }
+    PyObject_GC_UnTrack(c);
+    Py_DECREF(c);
+    return 0;
+}
+
 /* elements._emit: (path, text, elided, base, old), and the same for other names of the frame
    bound to the same container. `keys` is a list of the element's keys. */
 static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyObject *keys, PyObject *text,
@@ -290,12 +301,7 @@ static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyOb
         Py_SETREF(suffix, part);
     }
     if (suffix == NULL) return -1;
-    PyObject *path = PyUnicode_Concat(base, suffix);
-    PyObject *c = path ? PyTuple_Pack(5, path, text, elided ? Py_True : Py_False, base, old) : NULL;
-    Py_XDECREF(path);
-    if (c == NULL || PyList_Append(out, c) < 0) { Py_XDECREF(c); Py_DECREF(suffix); return -1; }
-    PyObject_GC_UnTrack(c);
-    Py_DECREF(c);
+    if (append_change(out, base, suffix, text, elided, old) < 0) { Py_DECREF(suffix); return -1; }
     if (PySet_GET_SIZE(conts) > 1) {
         Py_ssize_t pos = 0;
         PyObject *other;
@@ -305,12 +311,7 @@ static int emit(Local *self, PyObject *out, PyObject *base, PyObject *cont, PyOb
             PyObject *s = PyDict_GetItemWithError(snap, other);
             if (s == NULL) { if (PyErr_Occurred()) { Py_DECREF(suffix); return -1; } continue; }
             if (PyTuple_GET_ITEM(s, 0) != cont) continue;
-            PyObject *p2 = PyUnicode_Concat(other, suffix);
-            PyObject *c2 = p2 ? PyTuple_Pack(5, p2, text, elided ? Py_True : Py_False, other, old) : NULL;
-            Py_XDECREF(p2);
-            if (c2 == NULL || PyList_Append(out, c2) < 0) { Py_XDECREF(c2); Py_DECREF(suffix); return -1; }
-            PyObject_GC_UnTrack(c2);
-            Py_DECREF(c2);
+            if (append_change(out, other, suffix, text, elided, old) < 0) { Py_DECREF(suffix); return -1; }
         }
     }
     Py_DECREF(suffix);
